@@ -1,0 +1,79 @@
+//! Declarations of the commands the server layer executes (connection state,
+//! server introspection, configuration). They are in the table so `COMMAND`,
+//! arity checks and ACL categories treat every command alike; their
+//! behaviour lives in `lattice-server`.
+
+use super::flags::*;
+use super::{CommandSpec, Group};
+
+const fn s(name: &'static str, arity: i32, flags: u32, group: Group) -> CommandSpec {
+    CommandSpec::new(name, arity, flags, (0, 0, 0), group, None)
+}
+
+const C: Group = Group::Connection;
+const S: Group = Group::Server;
+
+const CLIENT_SUBS: &[CommandSpec] = &[
+    s("id", 2, NOSCRIPT | LOADING | STALE, C),
+    s("setname", 3, NOSCRIPT | LOADING | STALE, C),
+    s("getname", 2, NOSCRIPT | LOADING | STALE, C),
+    s("list", -2, ADMIN | NOSCRIPT | LOADING | STALE, C),
+    s("kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, C),
+    s("info", 2, NOSCRIPT | LOADING | STALE, C),
+    s("no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, C),
+    s("setinfo", 4, NOSCRIPT | LOADING | STALE, C),
+    s("pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, C),
+    s("unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, C),
+    s("help", 2, LOADING | STALE, C),
+];
+
+const CONFIG_SUBS: &[CommandSpec] = &[
+    s("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("help", 2, LOADING | STALE, S),
+];
+
+const DEBUG_SUBS: &[CommandSpec] = &[
+    s("sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("object", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("set-active-expire", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("populate", -3, ADMIN | NOSCRIPT | LOADING | STALE | WRITE, S),
+    s("help", 2, LOADING | STALE, S),
+];
+
+const COMMAND_SUBS: &[CommandSpec] = &[
+    s("count", 2, LOADING | STALE, S),
+    s("info", -2, LOADING | STALE, S),
+    s("docs", -2, LOADING | STALE, S),
+    s("getkeys", -3, LOADING | STALE, S),
+    s("list", -2, LOADING | STALE, S),
+    s("help", 2, LOADING | STALE, S),
+];
+
+const MEMORY_SUBS: &[CommandSpec] = &[
+    s("usage", -3, READONLY, S),
+    s("stats", 2, 0, S),
+    s("doctor", 2, 0, S),
+    s("help", 2, LOADING | STALE, S),
+];
+
+/// Server-layer command specs.
+pub(crate) const SPECS: &[CommandSpec] = &[
+    s("ping", -1, FAST | STALE, C),
+    s("echo", 2, FAST, C),
+    s("quit", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, C),
+    s("reset", 1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, C),
+    s("select", 2, LOADING | STALE | FAST, C),
+    s("auth", -2, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, C),
+    s("hello", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, C),
+    s("client", -2, 0, C).with_subcommands(CLIENT_SUBS),
+    s("info", -1, LOADING | STALE, S),
+    s("config", -2, 0, S).with_subcommands(CONFIG_SUBS),
+    s("time", 1, LOADING | STALE | FAST, S),
+    s("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, S),
+    s("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, S).with_subcommands(DEBUG_SUBS),
+    s("command", -1, LOADING | STALE, S).with_subcommands(COMMAND_SUBS),
+    s("memory", -2, 0, S).with_subcommands(MEMORY_SUBS),
+];
