@@ -24,6 +24,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// A map (RESP3 `%`; a flat array in RESP2).
     Map(Vec<(Reply, Reply)>),
+    /// Pairs that RESP3 nests as an array of 2-element arrays and RESP2
+    /// flattens (ZRANGE … WITHSCORES, HRANDFIELD … WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// A set (RESP3 `~`; an array in RESP2).
     Set(Vec<Reply>),
     /// A double (RESP3 `,`; a bulk string in RESP2), formatted as Redis's `%.17g`.
