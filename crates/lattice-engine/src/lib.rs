@@ -262,6 +262,31 @@ impl Engine {
         eviction::victims(&self.dbs, &self.config, now_ms, seed, n)
     }
 
+    /// `DEBUG POPULATE`: creates `count` string keys `prefix:N` with values
+    /// `value:N` (zero-padded or cut to `size` bytes when given), skipping
+    /// keys that exist, as Redis does.
+    pub fn populate(&mut self, db: usize, count: u64, prefix: &[u8], size: Option<usize>, now_ms: u64) {
+        let access = access::initial_access(now_ms, &self.config);
+        let Some(d) = self.dbs.get_mut(db) else { return };
+        d.reserve(count.min(1 << 24) as usize);
+        let mut key = Vec::with_capacity(prefix.len() + 21);
+        for i in 0..count {
+            key.clear();
+            key.extend_from_slice(prefix);
+            key.push(b':');
+            key.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+            if d.get(&key).is_some() {
+                continue;
+            }
+            let mut val = format!("value:{i}").into_bytes();
+            if let Some(n) = size {
+                val.resize(n, 0);
+            }
+            d.insert(&key, Value::str(&val), 0, access);
+            self.stats.dirty += 1;
+        }
+    }
+
     /// Estimated bytes of a key's value and entry (`MEMORY USAGE`).
     pub fn memory_usage(&self, db: usize, key: &[u8]) -> Option<usize> {
         let e = self.dbs.get(db)?.get(key)?;

@@ -1,0 +1,65 @@
+//! Commands the server layer executes itself: connection state (PING, AUTH,
+//! HELLO, SELECT …), CLIENT, CONFIG, INFO, COMMAND, DEBUG, MEMORY, TIME,
+//! SHUTDOWN. Their declarations live in the engine's table
+//! (`lattice_engine::cmd::server`); this module routes to their handlers.
+
+mod client;
+mod command;
+mod config;
+mod connection;
+mod debug;
+pub mod info;
+
+use bytes::{Bytes, BytesMut};
+use lattice_engine::cmd::Resolved;
+use lattice_engine::{CmdError, Reply};
+
+use crate::dispatch::{reply, Conn, Control};
+
+pub(crate) fn arg(args: &[Bytes], i: usize) -> &[u8] {
+    args.get(i).map_or(&[][..], |b| &b[..])
+}
+
+pub(crate) fn arg_str(args: &[Bytes], i: usize) -> String {
+    String::from_utf8_lossy(arg(args, i)).into_owned()
+}
+
+/// Runs a server-layer command.
+pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesMut) -> Control {
+    let parent = r.parent.map(|p| p.name);
+    let result: Result<Reply, CmdError> = match (parent, r.spec.name) {
+        (None, "ping") => connection::ping(args),
+        (None, "echo") => Ok(Reply::bulk(arg(args, 1))),
+        (None, "quit") => {
+            reply(conn, out, Reply::Ok);
+            return Control::Close;
+        }
+        (None, "reset") => connection::reset(conn),
+        (None, "select") => connection::select(conn, args),
+        (None, "auth") => connection::auth(conn, args),
+        (None, "hello") => connection::hello(conn, args),
+        (None, "time") => Ok(connection::time()),
+        (None, "info") => Ok(info::info(conn, args)),
+        (None, "shutdown") => return connection::shutdown(conn, args, out),
+        (None, "command") => command::command_all(),
+        (Some("command"), sub) => command::run(sub, args),
+        (Some("client"), sub) => client::run(conn, sub, args).await,
+        (Some("config"), sub) => config::run(conn, sub, args),
+        (Some("debug"), sub) => debug::debug(conn, sub, args).await,
+        (Some("memory"), sub) => debug::memory(conn, sub, args),
+        (Some(p), _) => Err(lattice_engine::cmd::unknown_subcommand_error(
+            r.parent.unwrap_or(r.spec),
+            p.as_bytes(),
+        )),
+        (None, other) => Err(CmdError::err(format!("command '{other}' is not available"))),
+    };
+    match result {
+        Ok(r) => reply(conn, out, r),
+        Err(e) => reply(conn, out, Reply::Error(e)),
+    }
+}
+
+/// Redis's HELP reply: the lines as status replies.
+pub(crate) fn help(lines: &[&str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::Status((*l).to_string())).collect())
+}

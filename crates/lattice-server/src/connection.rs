@@ -1,0 +1,218 @@
+//! #[PerformanceCriticalPath]
+//! One client connection: read bytes, decode every complete request, run
+//! them in order (pipelining), write the replies in one go.
+//!
+//! Memory stays bounded per client: the query buffer is capped by
+//! `client-query-buffer-limit`; replies are flushed whenever 64 KiB are
+//! buffered, so a client that does not read stalls only itself (TCP
+//! back-pressure), and a reply larger than the `normal` class's hard
+//! `client-output-buffer-limit` closes the connection as Redis does.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use lattice_engine::Reply;
+use lattice_resp::{encode, Limits, RequestDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use crate::dispatch::{dispatch, BlockWait, Conn, Control};
+use crate::reply_codec::write_reply;
+use crate::shared::{ClientHandle, Shared};
+
+const FLUSH_AT: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Limits a connection caches; refreshed when CONFIG SET bumps the epoch.
+struct Cached {
+    epoch: u64,
+    query_limit: usize,
+    output_hard: usize,
+    idle_timeout: Option<Duration>,
+}
+
+impl Cached {
+    fn load(shared: &Shared, decoder: &mut RequestDecoder) -> Self {
+        let epoch = shared.config_epoch.load(Ordering::SeqCst);
+        let cfg = shared.config();
+        decoder.limits = Limits {
+            proto_max_bulk_len: cfg.engine.proto_max_bulk_len,
+            ..Limits::default()
+        };
+        Self {
+            epoch,
+            query_limit: cfg.client_query_buffer_limit as usize,
+            output_hard: cfg.output_limits.first().map_or(0, |l| l.hard as usize),
+            idle_timeout: (cfg.timeout > 0).then(|| Duration::from_secs(cfg.timeout)),
+        }
+    }
+}
+
+async fn flush(wr: &mut OwnedWriteHalf, out: &mut BytesMut, shared: &Shared) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let n = out.len();
+    let ok = wr.write_all(out).await.is_ok();
+    shared.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    out.clear();
+    ok
+}
+
+/// Waits in a blocking command. Returns the reply, or `None` if the client
+/// went away (disconnect, kill, shutdown) while waiting. Bytes the client
+/// sends meanwhile are buffered for after the reply, as Redis does.
+async fn wait_blocked(
+    conn: &Conn,
+    mut wait: BlockWait,
+    rd: &mut OwnedReadHalf,
+    inbuf: &mut BytesMut,
+    query_limit: usize,
+) -> Option<Reply> {
+    let shared = &conn.shared;
+    let id = conn.handle.id;
+    let mut shutdown = shared.shutdown.subscribe();
+    let deadline = wait.deadline;
+    let sleep = async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    let result = loop {
+        if inbuf.capacity() - inbuf.len() < 1024 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = &mut wait.rx => break r.ok(),
+            _ = &mut sleep => {
+                // Time is up, unless a write served us in the meantime.
+                if shared.core().blocked.take(id).is_some() {
+                    break Some(wait.timeout_reply);
+                }
+                break (&mut wait.rx).await.ok();
+            }
+            r = rd.read_buf(inbuf) => match r {
+                Ok(0) | Err(_) => break None,
+                Ok(n) => {
+                    shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if inbuf.len() > query_limit {
+                        break None;
+                    }
+                }
+            },
+            _ = conn.handle.kill_notify.notified() => break None,
+            _ = shutdown.changed() => break None,
+        }
+    };
+    if result.is_none() {
+        shared.core().blocked.take(id);
+    }
+    conn.handle.info().blocked = false;
+    result
+}
+
+/// Serves one client until it disconnects, is killed, or the server stops.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHandle>) {
+    let is_local = handle.addr.ip().is_loopback();
+    let (mut rd, mut wr) = stream.into_split();
+    let authenticated = shared.config().requirepass.is_empty();
+    let mut conn = Conn {
+        shared: shared.clone(),
+        handle: handle.clone(),
+        db: 0,
+        resp: encode::Version::Resp2,
+        authenticated,
+        is_local,
+    };
+    let mut decoder = RequestDecoder::default();
+    let mut cached = Cached::load(&shared, &mut decoder);
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut closing = false;
+
+    'conn: loop {
+        if shared.config_epoch.load(Ordering::Relaxed) != cached.epoch {
+            cached = Cached::load(&shared, &mut decoder);
+        }
+        // Run every complete request in the buffer.
+        while !closing {
+            decoder.unauthenticated = !conn.authenticated;
+            match decoder.decode(&mut inbuf) {
+                Ok(Some(args)) => {
+                    if args.is_empty() {
+                        continue;
+                    }
+                    *handle.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Instant::now();
+                    match dispatch(&mut conn, args, &mut out).await {
+                        Control::Continue => {}
+                        Control::Close => closing = true,
+                        Control::Block(wait) => {
+                            if !flush(&mut wr, &mut out, &shared).await {
+                                break 'conn;
+                            }
+                            match wait_blocked(&conn, wait, &mut rd, &mut inbuf, cached.query_limit).await {
+                                Some(r) => write_reply(&mut out, &r, conn.resp),
+                                None => break 'conn,
+                            }
+                        }
+                    }
+                    if cached.output_hard > 0 && out.len() > cached.output_hard {
+                        tracing::warn!(client = handle.id, addr = %handle.addr, "client output buffer limit reached, closing");
+                        break 'conn;
+                    }
+                    if out.len() >= FLUSH_AT && !flush(&mut wr, &mut out, &shared).await {
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(client = handle.id, addr = %handle.addr, error = %e, "protocol error, closing");
+                    encode::error(&mut out, &e.to_string());
+                    closing = true;
+                }
+            }
+        }
+        if !flush(&mut wr, &mut out, &shared).await || closing {
+            break;
+        }
+        if inbuf.len() + decoder.pending_bytes() > cached.query_limit {
+            tracing::warn!(client = handle.id, addr = %handle.addr, "query buffer limit reached, closing");
+            break;
+        }
+        handle.info().qbuf = inbuf.len();
+        let want = decoder.bytes_wanted().max(READ_CHUNK).min(cached.query_limit);
+        if inbuf.capacity() - inbuf.len() < want / 2 {
+            inbuf.reserve(want);
+        }
+        let idle = async {
+            match cached.idle_timeout {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = rd.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => { shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
+            },
+            _ = handle.kill_notify.notified() => break,
+            _ = shutdown.changed() => break,
+            _ = idle => {
+                tracing::debug!(client = handle.id, "closing idle client");
+                break;
+            }
+        }
+        if handle.killed.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    shared.unregister_client(handle.id);
+}

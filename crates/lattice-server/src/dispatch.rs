@@ -1,0 +1,181 @@
+//! #[PerformanceCriticalPath]
+//! From argv to reply, in Redis's `processCommand` order: existence and
+//! arity, authentication, memory (evict, then refuse `denyoom` commands),
+//! CLIENT PAUSE, then execution — server-layer commands here, engine reads via
+//! `Engine::read`, engine writes via `prepare` + `apply` — and blocking.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use lattice_engine::cmd::{self, Resolved};
+use lattice_engine::{flags, CmdError, Reply, WriteOp};
+use lattice_resp::encode::Version;
+use tokio::sync::oneshot;
+
+use crate::builtin;
+use crate::shared::ClientHandle;
+use crate::reply_codec::write_reply;
+use crate::shared::{unix_ms, Shared};
+
+/// A connection's own state, as dispatch sees it.
+pub struct Conn {
+    /// Shared server state.
+    pub shared: Arc<Shared>,
+    /// This client in the registry.
+    pub handle: Arc<ClientHandle>,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version.
+    pub resp: Version,
+    /// Passed AUTH (or no password is set).
+    pub authenticated: bool,
+    /// The peer is on the loopback interface.
+    pub is_local: bool,
+}
+
+/// What the connection does after a command.
+pub enum Control {
+    /// Go on with the next request.
+    Continue,
+    /// Write what is buffered, then close (QUIT, protocol errors).
+    Close,
+    /// Wait for a blocking command to be served or to time out.
+    Block(BlockWait),
+}
+
+/// A client waiting in a blocking command.
+pub struct BlockWait {
+    /// Receives the reply when a write serves the client.
+    pub rx: oneshot::Receiver<Reply>,
+    /// When to give up (None: forever).
+    pub deadline: Option<Instant>,
+    /// The reply on timeout.
+    pub timeout_reply: Reply,
+}
+
+/// The NOAUTH error.
+pub fn noauth() -> CmdError {
+    CmdError::Other("NOAUTH Authentication required.".into())
+}
+
+/// Runs one command and appends its reply to `out`.
+pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> Control {
+    let shared = conn.shared.clone();
+    shared.stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
+    let resolved = match cmd::resolve(&args) {
+        Ok(r) => r,
+        Err(e) => return reply(conn, out, Reply::Error(e)),
+    };
+    let spec = resolved.spec;
+    let name = command_name(&resolved);
+    {
+        let mut info = conn.handle.info();
+        info.last_cmd = name;
+    }
+    if !conn.authenticated && spec.flags & flags::NO_AUTH == 0 {
+        return reply(conn, out, Reply::Error(noauth()));
+    }
+    if spec.flags & flags::DENYOOM != 0 || spec.is_write() {
+        if let Err(e) = enforce_maxmemory(&shared, spec.flags & flags::DENYOOM != 0) {
+            return reply(conn, out, Reply::Error(e));
+        }
+    }
+    wait_if_paused(&shared, spec.is_write()).await;
+
+    if spec.handler.is_none() {
+        return builtin::run(conn, &resolved, &args, out).await;
+    }
+    let now = unix_ms();
+    let seed = shared.next_seed();
+    if spec.is_write() {
+        let blocking = spec.flags & flags::BLOCKING != 0;
+        let saved = if blocking { Some(args.clone()) } else { None };
+        let mut core = shared.core();
+        let op = core.engine.prepare(conn.db, args, now, seed);
+        let r = core.apply(&op, true);
+        if let Reply::WouldBlock { keys, timeout_ms } = r {
+            let rx = core.blocked.add(conn.handle.id, conn.db, saved.unwrap_or_default(), keys);
+            drop(core);
+            conn.handle.info().blocked = true;
+            let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+            let timeout_reply = if matches!(spec.name, "blmove" | "brpoplpush") {
+                Reply::Nil
+            } else {
+                Reply::NilArray
+            };
+            return Control::Block(BlockWait { rx, deadline, timeout_reply });
+        }
+        drop(core);
+        reply(conn, out, r)
+    } else {
+        let r = shared.core().engine.read(spec, conn.db, &args, now, seed).reply;
+        reply(conn, out, r)
+    }
+}
+
+/// The name used in CLIENT LIST `cmd=` and INFO commandstats.
+fn command_name(r: &Resolved) -> String {
+    match r.parent {
+        Some(p) => format!("{}|{}", p.name, r.spec.name),
+        None => r.spec.name.to_string(),
+    }
+}
+
+/// Encodes a reply, counting errors.
+pub fn reply(conn: &Conn, out: &mut BytesMut, r: Reply) -> Control {
+    if matches!(r, Reply::Error(_)) {
+        conn.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+    write_reply(out, &r, conn.resp);
+    Control::Continue
+}
+
+/// Evicts keys until memory is under `maxmemory`; if it cannot and the
+/// command may grow memory, refuses it with the OOM error.
+pub fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError> {
+    let maxmemory = shared.config().maxmemory;
+    if maxmemory == 0 {
+        return Ok(());
+    }
+    let used = || crate::alloc::allocated_bytes() as u64;
+    if used() <= maxmemory {
+        return Ok(());
+    }
+    let mut core = shared.core();
+    // Bounded work per command, as Redis's eviction time limit.
+    for _ in 0..64 {
+        if used() <= maxmemory {
+            return Ok(());
+        }
+        let victims = core.engine.eviction_victims(unix_ms(), shared.next_seed(), 16);
+        if victims.is_empty() {
+            break;
+        }
+        let now = unix_ms();
+        for (db, key) in victims {
+            core.apply(&WriteOp::Evict { db, keys: vec![key], time_ms: now }, false);
+        }
+    }
+    if used() > maxmemory && denyoom {
+        return Err(CmdError::Oom);
+    }
+    Ok(())
+}
+
+/// Waits while CLIENT PAUSE applies to this command.
+async fn wait_if_paused(shared: &Shared, is_write: bool) {
+    loop {
+        let p = *shared.pause.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(until) = p.until else { return };
+        if Instant::now() >= until || (p.writes_only && !is_write) {
+            return;
+        }
+        let unpaused = shared.unpaused.notified();
+        tokio::select! {
+            _ = tokio::time::sleep_until(until.into()) => {}
+            _ = unpaused => {}
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! State shared by every connection: the engine and the blocked-client
+//! registry behind one lock (so a client registering to block and a write that
+//! would wake it cannot interleave), the configuration, the client registry,
+//! counters, pause state and the shutdown signal.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use lattice_engine::{Effect, Engine, Reply, WriteOp};
+use tokio::sync::{oneshot, watch, Notify};
+
+use crate::config::ServerConfig;
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A client waiting in a blocking command.
+struct Waiter {
+    db: usize,
+    args: Vec<Bytes>,
+    keys: Vec<Bytes>,
+    tx: oneshot::Sender<Reply>,
+}
+
+/// Clients blocked on keys, served in the order they blocked (Redis's
+/// fairness rule).
+#[derive(Default)]
+pub struct Blocked {
+    by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+}
+
+impl Blocked {
+    /// Number of blocked clients.
+    pub fn len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// True when nobody is blocked.
+    pub fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    /// Registers `client` as waiting on `keys` to re-run `args`.
+    pub fn add(&mut self, client: u64, db: usize, args: Vec<Bytes>, keys: Vec<Bytes>) -> oneshot::Receiver<Reply> {
+        let (tx, rx) = oneshot::channel();
+        for k in &keys {
+            self.by_key.entry((db, k.clone())).or_default().push_back(client);
+        }
+        self.waiters.insert(client, Waiter { db, args, keys, tx });
+        rx
+    }
+
+    /// Removes a waiter (served, timed out, disconnected) and returns the
+    /// channel its reply goes to; `None` if it was no longer waiting.
+    pub fn take(&mut self, client: u64) -> Option<oneshot::Sender<Reply>> {
+        let w = self.waiters.remove(&client)?;
+        for k in w.keys {
+            let slot = (w.db, k);
+            if let Some(q) = self.by_key.get_mut(&slot) {
+                q.retain(|&c| c != client);
+                if q.is_empty() {
+                    self.by_key.remove(&slot);
+                }
+            }
+        }
+        Some(w.tx)
+    }
+}
+
+/// The engine and the blocked registry: everything one write touches.
+pub struct Core {
+    /// The dataset.
+    pub engine: Engine,
+    /// Blocked clients.
+    pub blocked: Blocked,
+}
+
+impl Core {
+    /// Applies a write and carries out its effects (serving blocked clients
+    /// whose keys received data, in the order they blocked).
+    pub fn apply(&mut self, op: &WriteOp, allow_block: bool) -> Reply {
+        let out = self.engine.apply(op, allow_block);
+        self.after_effects(out.effects, op_time(op));
+        out.reply
+    }
+
+    /// Serves blocked clients on keys that became ready, cascading
+    /// (a served BLMOVE may make another key ready).
+    fn after_effects(&mut self, effects: Vec<Effect>, now_ms: u64) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        let mut ready: VecDeque<(usize, Bytes)> = effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::KeyReady { db, key } => Some((db, key)),
+                _ => None,
+            })
+            .collect();
+        let mut rounds = 0;
+        while let Some(slot) = ready.pop_front() {
+            rounds += 1;
+            if rounds > 100_000 {
+                break;
+            }
+            let Some(queue) = self.blocked.by_key.get(&slot) else { continue };
+            let order: Vec<u64> = queue.iter().copied().collect();
+            for client in order {
+                let Some(w) = self.blocked.waiters.get(&client) else { continue };
+                let op = WriteOp::Command {
+                    db: w.db,
+                    args: w.args.clone(),
+                    time_ms: now_ms,
+                    seed: client ^ now_ms,
+                };
+                let out = self.engine.apply(&op, true);
+                if matches!(out.reply, Reply::WouldBlock { .. }) {
+                    continue;
+                }
+                ready.extend(out.effects.into_iter().filter_map(|e| match e {
+                    Effect::KeyReady { db, key } => Some((db, key)),
+                    _ => None,
+                }));
+                if let Some(tx) = self.blocked.take(client) {
+                    // A closed receiver means the client left; the write it
+                    // triggered stands, as in Redis.
+                    let _ = tx.send(out.reply);
+                }
+            }
+        }
+    }
+}
+
+fn op_time(op: &WriteOp) -> u64 {
+    match op {
+        WriteOp::Command { time_ms, .. }
+        | WriteOp::Expire { time_ms, .. }
+        | WriteOp::Evict { time_ms, .. } => *time_ms,
+    }
+}
+
+/// What the registry knows about one connection (CLIENT LIST / INFO / KILL).
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// CLIENT SETNAME
+    pub name: String,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version (2 or 3).
+    pub resp: u8,
+    /// Last command name (`client|list` style).
+    pub last_cmd: String,
+    /// CLIENT SETINFO lib-name
+    pub lib_name: String,
+    /// CLIENT SETINFO lib-ver
+    pub lib_ver: String,
+    /// CLIENT NO-EVICT
+    pub no_evict: bool,
+    /// Blocked in a blocking command.
+    pub blocked: bool,
+    /// Bytes in the query buffer.
+    pub qbuf: usize,
+}
+
+/// A connected client as other connections see it.
+pub struct ClientHandle {
+    /// CLIENT ID
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// Connection time.
+    pub created: Instant,
+    /// Last command time.
+    pub last_active: Mutex<Instant>,
+    /// Mutable details.
+    pub info: Mutex<ClientInfo>,
+    /// Set by CLIENT KILL; the connection closes when it sees it.
+    pub killed: AtomicBool,
+    /// Wakes the connection after `killed` is set.
+    pub kill_notify: Notify,
+}
+
+impl ClientHandle {
+    /// Locks the client's details (poisoning is recovered: the data is plain).
+    pub fn info(&self) -> MutexGuard<'_, ClientInfo> {
+        self.info.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Marks the client killed and wakes its connection.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+}
+
+/// Server-wide counters (`INFO stats`).
+#[derive(Default)]
+pub struct ServerStats {
+    /// Accepted connections.
+    pub total_connections_received: AtomicU64,
+    /// Commands executed.
+    pub total_commands_processed: AtomicU64,
+    /// Connections refused (maxclients, protected mode).
+    pub rejected_connections: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Errors replied.
+    pub total_error_replies: AtomicU64,
+    /// Commands per second, sampled by the cron task.
+    pub instantaneous_ops_per_sec: AtomicU64,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pause {
+    /// Paused until (None: not paused).
+    pub until: Option<Instant>,
+    /// Only writes are paused.
+    pub writes_only: bool,
+}
+
+/// Everything connections share.
+pub struct Shared {
+    core: Mutex<Core>,
+    config: RwLock<ServerConfig>,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    seed: AtomicU64,
+    /// Counters.
+    pub stats: ServerStats,
+    /// Process start.
+    pub started: Instant,
+    /// Random 40-hex run id (INFO server).
+    pub run_id: String,
+    /// Set to true to stop the server.
+    pub shutdown: watch::Sender<bool>,
+    /// SHUTDOWN was called by a client (as opposed to a signal).
+    pub shutdown_requested: AtomicBool,
+    /// CLIENT PAUSE state.
+    pub pause: Mutex<Pause>,
+    /// Woken on CLIENT UNPAUSE.
+    pub unpaused: Notify,
+    /// The TCP port actually bound.
+    pub port: AtomicU64,
+    /// Bumped on every CONFIG SET so connections refresh cached limits.
+    pub config_epoch: AtomicU64,
+}
+
+impl Shared {
+    /// Fresh state for `config`.
+    pub fn new(config: ServerConfig) -> Arc<Self> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::from_entropy();
+        let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
+        let engine = Engine::new(config.engine.clone());
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Self {
+            core: Mutex::new(Core { engine, blocked: Blocked::default() }),
+            config: RwLock::new(config),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            seed: AtomicU64::new(rng.gen()),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            run_id,
+            shutdown,
+            shutdown_requested: AtomicBool::new(false),
+            pause: Mutex::new(Pause::default()),
+            unpaused: Notify::new(),
+            port: AtomicU64::new(0),
+            config_epoch: AtomicU64::new(0),
+        })
+    }
+
+    /// Locks the engine. A panic while holding the lock is a bug; the data is
+    /// still consistent at command granularity, so later calls proceed.
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the configuration.
+    pub fn config(&self) -> ServerConfig {
+        self.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Runs `f` on the configuration under the write lock.
+    pub fn with_config_mut<T>(&self, f: impl FnOnce(&mut ServerConfig) -> T) -> T {
+        let mut g = self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut g)
+    }
+
+    /// A fresh seed for a write's RNG.
+    pub fn next_seed(&self) -> u64 {
+        // splitmix64 over a counter: distinct, well-mixed seeds without a lock.
+        let mut z = self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Registers a new client and returns its handle.
+    pub fn register_client(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientHandle> {
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: now,
+            last_active: Mutex::new(now),
+            info: Mutex::new(ClientInfo { resp: 2, ..Default::default() }),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        self.clients_lock().insert(id, h.clone());
+        h
+    }
+
+    /// Removes a client from the registry.
+    pub fn unregister_client(&self, id: u64) {
+        self.clients_lock().remove(&id);
+        if self.core().blocked.take(id).is_some() {
+            tracing::debug!(client = id, "blocked client disconnected");
+        }
+    }
+
+    fn clients_lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
+        self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every connected client, by id.
+    pub fn clients(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients_lock().values().cloned().collect()
+    }
+
+    /// Number of connected clients.
+    pub fn client_count(&self) -> usize {
+        self.clients_lock().len()
+    }
+}
