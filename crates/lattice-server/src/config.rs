@@ -325,7 +325,7 @@ impl ServerConfig {
             "maxmemory" => self.maxmemory = mem()?,
             "maxmemory-policy" => {
                 self.engine.maxmemory_policy =
-                    EvictionPolicy::parse(one()?).ok_or_else(|| invalid("argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction"))?
+                    EvictionPolicy::parse(one()?).ok_or_else(|| invalid("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"))?
             }
             "maxmemory-samples" => {
                 let v = int()?;

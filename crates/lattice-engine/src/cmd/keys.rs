@@ -465,7 +465,7 @@ fn object_help(_ex: &mut Exec<'_>, _args: &[Bytes]) -> R {
         "    Return the number of references of the value associated with the specified",
         "    <key>.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     Ok(Reply::Array(lines.iter().map(|l| Reply::Status((*l).into())).collect()))
 }

@@ -47,7 +47,7 @@ const COMMAND_SUBS: &[CommandSpec] = &[
     s("count", 2, LOADING | STALE, S),
     s("info", -2, LOADING | STALE, S),
     s("docs", -2, LOADING | STALE, S),
-    s("getkeys", -3, LOADING | STALE, S),
+    s("getkeys", -4, LOADING | STALE, S),
     s("list", -2, LOADING | STALE, S),
     s("help", 2, LOADING | STALE, S),
 ];
@@ -56,6 +56,8 @@ const MEMORY_SUBS: &[CommandSpec] = &[
     s("usage", -3, READONLY, S),
     s("stats", 2, 0, S),
     s("doctor", 2, 0, S),
+    s("malloc-stats", 2, 0, S),
+    s("purge", 2, 0, S),
     s("help", 2, LOADING | STALE, S),
 ];
 
@@ -74,6 +76,6 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     s("time", 1, LOADING | STALE | FAST, S),
     s("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, S),
     s("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, S).with_subcommands(DEBUG_SUBS),
-    s("command", -1, LOADING | STALE, S).with_subcommands(COMMAND_SUBS),
+    s("command", -1, LOADING | STALE, C).with_subcommands(COMMAND_SUBS),
     s("memory", -2, 0, S).with_subcommands(MEMORY_SUBS),
 ];

@@ -244,7 +244,7 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
             "SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
             "SETNAME <name>", "    Assign the name <name> to the current connection.",
             "UNPAUSE", "    Stop the current client pause, resuming traffic.",
-            "HELP", "    Print this help.",
+            "HELP", "    Prints this help.",
         ])),
         _ => Err(CmdError::Syntax),
     }

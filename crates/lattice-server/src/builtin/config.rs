@@ -109,7 +109,7 @@ pub(super) fn run(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<Reply, CmdEr
             "REWRITE",
             "    Rewrite the configuration file.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ])),
         // `resolve` rejects unknown subcommands before we get here.
         _ => Err(CmdError::Syntax),

@@ -87,7 +87,7 @@ pub(super) async fn debug(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ])),
         _ => Err(CmdError::Syntax),
     }
@@ -126,17 +126,25 @@ pub(super) fn memory(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<Reply, Cm
         "doctor" => Ok(Reply::Verbatim(
             "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.".into(),
         )),
+        "malloc-stats" => {
+            Ok(Reply::Verbatim("Stats not supported for the current allocator".into()))
+        }
+        "purge" => Ok(Reply::Ok),
         "help" => Ok(help(&[
             "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "DOCTOR",
             "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
             "STATS",
             "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ])),
         _ => Err(CmdError::Syntax),
     }

@@ -1,0 +1,33 @@
+//! End-to-end tests: the real `lattice` binary on an ephemeral port, driven
+//! by the `redis` crate and by raw RESP. One binary for all areas (link time);
+//! files are numbered by area as in openraft's test layout.
+
+mod t10_connection;
+mod t20_hostile_input;
+mod t30_expiry;
+mod t40_eviction;
+mod t50_blocking;
+mod t60_config;
+
+use lattice_testkit::TestServer;
+
+/// Starts the binary with extra directives.
+pub fn start(extra: &[&str]) -> TestServer {
+    TestServer::start(env!("CARGO_BIN_EXE_lattice"), extra).expect("start lattice")
+}
+
+/// A synchronous `redis` crate connection.
+pub fn connect(s: &TestServer) -> redis::Connection {
+    redis::Client::open(s.url()).unwrap().get_connection().unwrap()
+}
+
+/// Reads one INFO field as an integer.
+pub fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
