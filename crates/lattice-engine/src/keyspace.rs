@@ -1,18 +1,28 @@
 //! #[PerformanceCriticalPath]
-//! One database's keyspace: an insertion-ordered hash map of keys to entries.
+//! One database's keyspace: a dense vector of (key, entry) slots plus a hash
+//! index of `u32` positions into it (`KeyTable`).
 //!
-//! Why `IndexMap`: its order depends only on the sequence of inserts and
+//! Why this shape: the slot order depends only on the sequence of inserts and
 //! removals (never on the hasher's seed), so a random pick — `RANDOMKEY`, an
-//! eviction sample, `SPOP` — made with the entry's seeded RNG chooses the same
-//! key on every replica. It also gives O(1) access by index, which makes
-//! sampling and `SCAN` cheap. `SCAN` walks indices downward: a `swap_remove`
-//! moves the last (already visited) element into the hole, so an element
-//! present for the whole scan is never missed — Redis's guarantee.
+//! eviction sample — made with the entry's seeded RNG chooses the same key on
+//! every replica. It gives O(1) access by position, which makes sampling and
+//! `SCAN` cheap. `SCAN` walks positions downward: a removal moves the last
+//! (already visited) slot into the hole, so an element present for the whole
+//! scan is never missed — Redis's guarantee.
+//!
+//! Why not `IndexMap`, which has the same design: it stores each key's hash
+//! (8 bytes) and grows its slot vector to the index table's capacity, which
+//! cost 166 bytes per key for 1M small keys against Redis's 105. Here the
+//! index holds 4-byte positions, hashes are recomputed when the index grows,
+//! and the slot vector grows by plain doubling.
 //!
 //! Keys with a TTL are also listed in `volatile`, so active expiry and the
 //! `volatile-*` eviction policies sample only them.
 
-use indexmap::{IndexMap, IndexSet};
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use indexmap::IndexSet;
 use smallvec::SmallVec;
 
 use crate::value::Value;
@@ -45,22 +55,101 @@ impl Entry {
     }
 }
 
+/// Keys and entries in a dense, operation-ordered vector with a hash index.
+#[derive(Clone, Default)]
+struct KeyTable {
+    index: HashTable<u32>,
+    slots: Vec<(Key, Entry)>,
+    hasher: FastHasher,
+}
+
+impl std::fmt::Debug for KeyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyTable").field("len", &self.slots.len()).finish()
+    }
+}
+
+impl KeyTable {
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(key), |&i| slots.get(i as usize).is_some_and(|(k, _)| k.as_slice() == key))
+            .map(|&i| i as usize)
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.position(key).and_then(|i| self.slots.get(i)).map(|(_, e)| e)
+    }
+
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let i = self.position(key)?;
+        self.slots.get_mut(i).map(|(_, e)| e)
+    }
+
+    fn insert(&mut self, key: Key, entry: Entry) {
+        if let Some(e) = self.get_mut(&key) {
+            *e = entry;
+            return;
+        }
+        let h = self.hash(&key);
+        let pos = self.slots.len() as u32;
+        self.slots.push((key, entry));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(h, pos, |&i| {
+            slots.get(i as usize).map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
+        });
+    }
+
+    fn swap_remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find_entry(h, |&i| slots.get(i as usize).is_some_and(|(k, _)| k.as_slice() == key))
+            .ok()?;
+        let (pos, _) = found.remove();
+        let pos = pos as usize;
+        let last = self.slots.len().checked_sub(1)?;
+        let (_, entry) = self.slots.swap_remove(pos);
+        if pos != last {
+            // The former last slot now lives at `pos`: repoint its index entry.
+            let moved = self.slots.get(pos).map_or(0, |(k, _)| self.hasher.hash_one(k.as_slice()));
+            if let Some(p) = self.index.find_mut(moved, |&i| i as usize == last) {
+                *p = pos as u32;
+            }
+        }
+        Some(entry)
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.reserve(additional, |&i| {
+            slots.get(i as usize).map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
+        });
+    }
+}
+
 /// A database: keys, and the subset of keys with a TTL.
 #[derive(Debug, Default, Clone)]
 pub struct Db {
-    map: IndexMap<Key, Entry, FastHasher>,
+    map: KeyTable,
     volatile: IndexSet<Key, FastHasher>,
 }
 
 impl Db {
     /// Number of keys, including logically expired ones not yet removed.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.slots.len()
     }
 
     /// True when the database holds no keys.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.slots.is_empty()
     }
 
     /// Number of keys with a TTL.
@@ -80,12 +169,12 @@ impl Db {
 
     /// Index of `key` in iteration order.
     pub fn index_of(&self, key: &[u8]) -> Option<usize> {
-        self.map.get_index_of(key)
+        self.map.position(key)
     }
 
     /// The key and entry at index `i`.
     pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
-        self.map.get_index(i)
+        self.map.slots.get(i).map(|(k, e)| (k, e))
     }
 
     /// The `i`-th key with a TTL.
@@ -132,24 +221,24 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.map = IndexMap::default();
+        self.map = KeyTable::default();
         self.volatile = IndexSet::default();
     }
 
     /// Iterates over all keys and entries (expired ones included).
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.map.iter()
+        self.map.slots.iter().map(|(k, e)| (k, e))
     }
 
     /// Visits up to `count` entries from `cursor` (0 starts), walking indices
     /// downward; returns the next cursor (0 when done).
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
-        let len = self.map.len();
+        let len = self.map.slots.len();
         let mut i = if cursor == 0 { len } else { (cursor as usize).min(len) };
         let mut n = 0;
         while i > 0 && n < count {
             i -= 1;
-            if let Some((k, e)) = self.map.get_index(i) {
+            if let Some((k, e)) = self.map.slots.get(i) {
                 visit(k, e);
             }
             n += 1;
@@ -164,7 +253,8 @@ impl Db {
 
     /// Approximate bytes of the table structures (not values).
     pub fn table_overhead(&self) -> usize {
-        self.map.capacity() * (std::mem::size_of::<(Key, Entry)>() + 8 + 9)
+        self.map.slots.capacity() * std::mem::size_of::<(Key, Entry)>()
+            + self.map.index.capacity() * 5
             + self.volatile.capacity() * (std::mem::size_of::<Key>() + 8 + 9)
     }
 }
@@ -203,6 +293,36 @@ mod tests {
         for i in 0..50 {
             assert!(seen.contains(format!("k{i}").as_bytes()), "k{i} missed");
         }
+    }
+
+    #[test]
+    fn key_table_matches_a_hashmap_under_random_inserts_and_removes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut db = Db::default();
+        let mut model = std::collections::HashMap::new();
+        for step in 0..20_000u32 {
+            let k = format!("key:{}", rng.gen_range(0..500));
+            if rng.gen_bool(0.6) {
+                db.insert(k.as_bytes(), Value::str(&step.to_le_bytes()), 0, 0);
+                model.insert(k, step);
+            } else {
+                assert_eq!(db.remove(k.as_bytes()).is_some(), model.remove(&k).is_some());
+            }
+        }
+        assert_eq!(db.len(), model.len());
+        for (k, v) in &model {
+            let Some(Entry { value: Value::Str(s), .. }) = db.get(k.as_bytes()) else { panic!("{k} missing") };
+            assert_eq!(&s[..], &v.to_le_bytes()[..]);
+            let i = db.index_of(k.as_bytes()).unwrap();
+            assert_eq!(db.get_index(i).unwrap().0.as_slice(), k.as_bytes());
+        }
+    }
+
+    #[test]
+    fn slots_stay_small() {
+        // The memory target depends on this: see the module docs.
+        assert!(std::mem::size_of::<(Key, Entry)>() <= 72, "{}", std::mem::size_of::<(Key, Entry)>());
     }
 
     #[test]

@@ -290,13 +290,10 @@ pub(crate) fn scan_options(
     Ok((pattern, count, ty))
 }
 
-/// Parses a SCAN cursor (an unsigned 64-bit integer).
+/// Parses a SCAN cursor as Redis's `strtoul` does (one parser for SCAN,
+/// HSCAN, SSCAN and ZSCAN).
 pub(crate) fn parse_cursor(raw: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(raw)
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))
+    super::hash::parse_scan_cursor(raw)
 }
 
 fn scan(ex: &mut Exec<'_>, args: &[Bytes]) -> R {

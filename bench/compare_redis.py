@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Lattice vs redis-server, side by side on this machine.
+
+Starts both servers (in-memory: redis-server --save '' --appendonly no),
+drives them with the same redis-benchmark load, alternating A B A B for
+several rounds, and prints medians and ratios (Lattice / Redis). Then loads
+1M keys with 16-byte values into each (DEBUG POPULATE) and compares
+used_memory.
+
+Usage: python3 bench/compare_redis.py [--rounds N] [--requests N]
+       [--clients N] [--tests set,get,...] [--skip-memory]
+Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
+"""
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            out = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True, timeout=2)
+            if out.stdout.strip() == "PONG":
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server on {port} not ready")
+
+
+def start_redis(workdir):
+    port = free_port()
+    p = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--enable-debug-command", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port)
+    return p, port
+
+
+def start_lattice(workdir, binary):
+    port = free_port()
+    p = subprocess.Popen([binary, "--port", str(port), "--dir", workdir, "--loglevel", "warning"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port)
+    return p, port
+
+
+def redis_benchmark(port, tests, requests, clients, pipeline):
+    cmd = ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests),
+           "-c", str(clients), "-P", str(pipeline), "-r", "100000", "--csv"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rows = {}
+    for row in csv.reader(io.StringIO(out)):
+        if not row or row[0] == "test":
+            continue
+        # test, rps, avg, min, p50, p95, p99, max
+        rows[row[0]] = {"rps": float(row[1]), "p50": float(row[4]), "p99": float(row[6])}
+    return rows
+
+
+def info_field(port, section, field):
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise RuntimeError(f"{field} missing")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--tests", default="set,get,incr,lpush,rpop,sadd,hset,zadd")
+    ap.add_argument("--pipelines", default="1,16")
+    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "lattice"))
+    args = ap.parse_args()
+
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install redis-server redis-tools")
+    if not os.environ.get("BENCH_NO_BUILD"):
+        subprocess.run(["cargo", "build", "--release", "--bin", "lattice"], cwd=ROOT, check=True)
+
+    work = tempfile.mkdtemp(prefix="lattice-bench-")
+    for sub in ("r", "l"):
+        os.makedirs(os.path.join(work, sub))
+    rp, rport = start_redis(os.path.join(work, "r"))
+    lp, lport = start_lattice(os.path.join(work, "l"), args.binary)
+    print(f"machine: {os.cpu_count()} cores; redis {subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.split()[2]}")
+    print(f"load: redis-benchmark -t {args.tests} -n {args.requests} -c {args.clients} -r 100000, "
+          f"{args.rounds} rounds alternating Redis/Lattice\n")
+    try:
+        for pipeline in [int(p) for p in args.pipelines.split(",")]:
+            results = {"redis": {}, "lattice": {}}
+            for r in range(args.rounds):
+                order = [("redis", rport), ("lattice", lport)] if r % 2 == 0 else [("lattice", lport), ("redis", rport)]
+                for name, port in order:
+                    for test, row in redis_benchmark(port, args.tests, args.requests, args.clients, pipeline).items():
+                        results[name].setdefault(test, []).append(row)
+            print(f"pipeline -P {pipeline}: medians over {args.rounds} rounds")
+            print(f"{'test':<10}{'redis ops/s':>14}{'lattice ops/s':>15}{'ratio':>8}"
+                  f"{'redis p50':>11}{'lat p50':>9}{'redis p99':>11}{'lat p99':>9}{'p99 ratio':>11}")
+            for test in results["redis"]:
+                med = lambda name, k: statistics.median(x[k] for x in results[name][test])
+                rr, lr = med("redis", "rps"), med("lattice", "rps")
+                r99, l99 = med("redis", "p99"), med("lattice", "p99")
+                print(f"{test:<10}{rr:>14.0f}{lr:>15.0f}{lr / rr:>8.2f}"
+                      f"{med('redis', 'p50'):>11.3f}{med('lattice', 'p50'):>9.3f}{r99:>11.3f}{l99:>9.3f}"
+                      f"{(l99 / r99 if r99 else float('nan')):>11.2f}")
+            print()
+        if not args.skip_memory:
+            mem = {}
+            for name, port in (("redis", rport), ("lattice", lport)):
+                subprocess.run(["redis-cli", "-p", str(port), "FLUSHALL"], capture_output=True, check=True)
+                base = info_field(port, "memory", "used_memory")
+                subprocess.run(["redis-cli", "-p", str(port), "DEBUG", "POPULATE", "1000000", "key", "16"],
+                               capture_output=True, check=True)
+                keys = int(subprocess.run(["redis-cli", "-p", str(port), "DBSIZE"], capture_output=True, text=True).stdout)
+                mem[name] = (info_field(port, "memory", "used_memory"), base, keys)
+            print("memory after DEBUG POPULATE 1000000 key 16 (1M keys, 16-byte values):")
+            for name, (used, base, keys) in mem.items():
+                print(f"  {name:<8} used_memory {used:>12} bytes ({(used - base) / keys:.1f} B/key over empty, {keys} keys)")
+            print(f"  ratio lattice/redis: {mem['lattice'][0] / mem['redis'][0]:.2f}")
+    finally:
+        for p in (rp, lp):
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
