@@ -82,7 +82,11 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             return reply(conn, out, Reply::Error(e));
         }
     }
-    wait_if_paused(&shared, spec.is_write()).await;
+    // CLIENT subcommands are never paused, so CLIENT UNPAUSE can lift a
+    // pause (Redis pauses them too under ALL; see docs/compatibility.md).
+    if resolved.parent.is_none_or(|p| p.name != "client") {
+        wait_if_paused(&shared, spec.is_write()).await;
+    }
 
     if spec.handler.is_none() {
         return builtin::run(conn, &resolved, &args, out).await;

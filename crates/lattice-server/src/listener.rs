@@ -115,7 +115,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         };
         shared.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
         let cfg = shared.config();
-        if cfg.protected_mode && cfg.requirepass.is_empty() && !addr.ip().is_loopback() {
+        if protected_mode_refuses(&cfg, addr.ip()) {
             shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
             reject(stream, PROTECTED_MODE_MSG).await;
             continue;
@@ -136,6 +136,17 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// Protected mode (Redis's rule): with `protected-mode yes` and no password,
+/// only loopback clients may connect.
+pub fn protected_mode_refuses(cfg: &ServerConfig, peer: std::net::IpAddr) -> bool {
+    let loopback = match peer {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        // An IPv4 client on a dual-stack socket shows up as ::ffff:127.x.y.z.
+        std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    };
+    cfg.protected_mode && cfg.requirepass.is_empty() && !loopback
+}
+
 async fn reject(mut stream: TcpStream, msg: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes())).await;
 }
@@ -148,6 +159,7 @@ async fn cron(shared: Arc<Shared>) {
         let hz = shared.config().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         active_expire(&shared);
+        crate::alloc::peak_bytes();
         let ops = shared.stats.total_commands_processed.load(Ordering::Relaxed);
         let secs = last_at.elapsed().as_secs_f64();
         if secs > 0.0 {
@@ -178,5 +190,26 @@ pub fn active_expire(shared: &Shared) {
     }
     for (db, keys) in by_db {
         core.apply(&WriteOp::Expire { db, keys, time_ms: now }, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_admits_only_loopback_without_a_password() {
+        let mut cfg = ServerConfig::default();
+        let remote: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let mapped_local: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(protected_mode_refuses(&cfg, remote));
+        assert!(!protected_mode_refuses(&cfg, "127.0.0.1".parse().unwrap()));
+        assert!(!protected_mode_refuses(&cfg, "::1".parse().unwrap()));
+        assert!(!protected_mode_refuses(&cfg, mapped_local));
+        cfg.requirepass = "pw".into();
+        assert!(!protected_mode_refuses(&cfg, remote), "a password lifts protected mode");
+        cfg.requirepass.clear();
+        cfg.protected_mode = false;
+        assert!(!protected_mode_refuses(&cfg, remote));
     }
 }

@@ -161,3 +161,36 @@ fn command_introspection() {
     );
     assert!(matches!(raw.cmd(&["COMMAND", "DOCS", "get"]), Frame::Array(_)));
 }
+
+#[test]
+fn client_pause_write_holds_writes_not_reads() {
+    use std::time::Instant;
+    let s = start(&[]);
+    let mut admin = s.raw();
+    admin.cmd(&["SET", "k", "v"]);
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300", "WRITE"]), Frame::Simple("OK".into()));
+    let mut other = s.raw();
+    let t = Instant::now();
+    assert_eq!(other.cmd(&["GET", "k"]), Frame::Bulk("v".into()));
+    assert!(t.elapsed().as_millis() < 250, "reads are not paused");
+    let t = Instant::now();
+    assert_eq!(other.cmd(&["SET", "k", "w"]), Frame::Simple("OK".into()));
+    assert!(t.elapsed().as_millis() >= 250, "writes wait for the pause to end");
+    // UNPAUSE releases a waiting writer early.
+    admin.cmd(&["CLIENT", "PAUSE", "10000", "ALL"]);
+    let addr = s.addr;
+    let writer = std::thread::spawn(move || {
+        let mut c = lattice_testkit::RawClient::tcp(addr).unwrap();
+        let t = Instant::now();
+        let r = c.cmd(&["SET", "k", "x"]);
+        (r, t.elapsed())
+    });
+    let mut probe = s.raw();
+    assert!(lattice_testkit::wait_until(std::time::Duration::from_secs(5), || {
+        matches!(probe.cmd(&["CLIENT", "LIST"]), Frame::Bulk(b) if String::from_utf8_lossy(&b).contains("cmd=set"))
+    }));
+    admin.cmd(&["CLIENT", "UNPAUSE"]);
+    let (r, waited) = writer.join().unwrap();
+    assert_eq!(r, Frame::Simple("OK".into()));
+    assert!(waited.as_secs() < 5, "unpause released the writer after {waited:?}");
+}
