@@ -103,12 +103,14 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             let rx = core.blocked.add(conn.handle.id, conn.db, saved.unwrap_or_default(), keys);
             drop(core);
             conn.handle.info().blocked = true;
-            let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
-            let timeout_reply = if matches!(spec.name, "blmove" | "brpoplpush") {
-                Reply::Nil
-            } else {
-                Reply::NilArray
-            };
+            // Redis 7.0 has no upper bound on timeouts: one past what the
+            // clock can represent waits forever.
+            let deadline = (timeout_ms > 0)
+                .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
+                .flatten();
+            // Every blocking command answers a null array on timeout (even
+            // BLMOVE, whose non-blocking form answers a null bulk).
+            let timeout_reply = Reply::NilArray;
             return Control::Block(BlockWait { rx, deadline, timeout_reply });
         }
         drop(core);

@@ -118,3 +118,32 @@ fn redis_crate_blocking_pop() {
     let _: i64 = redis::cmd("LPUSH").arg("jobs").arg("j1").query(&mut con).unwrap();
     assert_eq!(handle.join().unwrap(), Some(("jobs".into(), "j1".into())));
 }
+
+#[test]
+fn huge_timeouts_wait_forever_instead_of_overflowing() {
+    let s = start(&[]);
+    let mut con = connect(&s);
+    let mut w = s.raw();
+    block(&mut w, &["BLPOP", "q", "9000000000000000"]);
+    assert!(wait_until(Duration::from_secs(5), || blocked(&mut con) == 1));
+    let mut p = s.raw();
+    p.cmd(&["RPUSH", "q", "x"]);
+    assert_eq!(
+        w.read_frame().unwrap(),
+        Some(Frame::Array(vec![Frame::Bulk("q".into()), Frame::Bulk("x".into())]))
+    );
+}
+
+#[test]
+fn timeout_reply_is_a_null_array_in_resp2() {
+    use std::io::{Read, Write};
+    let s = start(&[]);
+    // RawClient maps both null forms to Frame::Null, so read the bytes.
+    let mut sock = std::net::TcpStream::connect(s.addr).unwrap();
+    for cmd in [&[&b"BLMOVE"[..], b"none", b"d", b"LEFT", b"LEFT", b"0.01"][..], &[b"BRPOPLPUSH", b"none", b"d", b"0.01"]] {
+        sock.write_all(&lattice_testkit::encode_command(cmd)).unwrap();
+        let mut buf = [0u8; 5];
+        sock.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"*-1\r\n");
+    }
+}
