@@ -12,12 +12,14 @@ use crate::exec::Exec;
 use crate::{CmdError, Reply};
 
 pub mod bitmap;
+pub mod dump;
 pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -288,7 +290,7 @@ impl CommandSpec {
 }
 
 /// Every family's specs, in table order.
-fn families() -> [&'static [CommandSpec]; 9] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         string::SPECS,
         keys::SPECS,
@@ -298,6 +300,8 @@ fn families() -> [&'static [CommandSpec]; 9] {
         zset::SPECS,
         hll::SPECS,
         bitmap::SPECS,
+        sort::SPECS,
+        dump::SPECS,
         server::SPECS,
     ]
 }
