@@ -308,25 +308,27 @@ fn families() -> [&'static [CommandSpec]; 11] {
 
 struct Table {
     all: Vec<&'static CommandSpec>,
-    by_name: HashMap<String, &'static CommandSpec>,
+    by_name: HashMap<&'static str, &'static CommandSpec>,
 }
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
         let all: Vec<&'static CommandSpec> = families().into_iter().flatten().collect();
-        let by_name = all.iter().map(|s| (s.name.to_string(), *s)).collect();
+        let by_name = all.iter().map(|s| (s.name, *s)).collect();
         Table { all, by_name }
     })
 }
 
-/// Looks a command up by name (case-insensitive).
+/// Looks a command up by name (case-insensitive), without allocating.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    if name.len() > 64 {
-        return None;
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
     }
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    table().by_name.get(&lower).copied()
+    let lower = std::str::from_utf8(lower).ok()?;
+    table().by_name.get(lower).copied()
 }
 
 /// Every command, in table order.
@@ -430,6 +432,14 @@ mod tests {
         let mset = lookup(b"MSET").unwrap();
         let args: Vec<Bytes> = ["MSET", "a", "1", "b", "2"].iter().map(|s| Bytes::from(*s)).collect();
         assert_eq!(mset.key_positions(&args), vec![1, 3]);
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive_and_bounded() {
+        assert_eq!(lookup(b"gEt").unwrap().name, "get");
+        assert!(lookup(&[b'a'; 100]).is_none());
+        assert!(lookup(b"\xff\xfe").is_none());
+        assert!(all_commands().iter().all(|s| s.name.len() <= 32));
     }
 
     #[test]
