@@ -93,6 +93,18 @@ pub enum WriteOp {
         /// Time of the decision.
         time_ms: u64,
     },
+    /// A transaction (MULTI/EXEC): commands applied in order as one entry,
+    /// all at the same time, none allowed to block. The reply is an array
+    /// of the commands' replies; a failing command does not stop the rest.
+    Batch {
+        /// Each command with the database it runs in (SELECT inside MULTI
+        /// changes it for the commands queued after it).
+        cmds: Vec<(usize, Vec<Bytes>)>,
+        /// Time of the whole transaction (Unix ms), as Redis uses one.
+        time_ms: u64,
+        /// Seed from which each command's RNG is derived.
+        seed: u64,
+    },
 }
 
 /// The result of running a command.
@@ -216,6 +228,23 @@ impl Engine {
                     }
                 }
                 Outcome { reply: Reply::Ok, effects: ex.effects }
+            }
+            WriteOp::Batch { cmds, time_ms, seed } => {
+                let mut replies = Vec::with_capacity(cmds.len());
+                let mut effects = Vec::new();
+                for (i, (db, args)) in cmds.iter().enumerate() {
+                    // A distinct, deterministic RNG stream per command, so two
+                    // SPOPs in one transaction do not repeat each other's picks.
+                    let s = seed.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                    let mut ex = self.exec(*db, *time_ms, s, true, false);
+                    let reply = match cmd::resolve(args) {
+                        Ok(r) => Self::run(r.spec, &mut ex, args),
+                        Err(e) => Reply::Error(e),
+                    };
+                    effects.append(&mut ex.effects);
+                    replies.push(reply);
+                }
+                Outcome { reply: Reply::Array(replies), effects }
             }
         }
     }

@@ -2,6 +2,10 @@
 //! same checks as the fuzz target, so every input the fuzzer ever kept is a
 //! regression test in the normal test run.
 
+// Test helpers outside #[test] functions may unwrap and index: a panic
+// is a test failure, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use bytes::BytesMut;
 use lattice_resp::{parse_frame, RequestDecoder};
 

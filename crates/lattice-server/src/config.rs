@@ -95,6 +95,8 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// The file this configuration was read from (CONFIG REWRITE).
     pub file: Option<PathBuf>,
+    /// Slow log, latency monitor and metrics endpoint settings.
+    pub observe: crate::observe::ObserveConfig,
 }
 
 impl Default for ServerConfig {
@@ -122,6 +124,7 @@ impl Default for ServerConfig {
             compat: Vec::new(),
             engine: EngineConfig::default(),
             file: None,
+            observe: Default::default(),
         }
     }
 }
@@ -225,6 +228,13 @@ const DIRECTIVES: &[Directive] = &[
     d("lazyfree-lazy-user-del", Kind::Bool, true),
     d("lazyfree-lazy-user-flush", Kind::Bool, true),
     d("activedefrag", Kind::Bool, true),
+    d("slowlog-log-slower-than", Kind::Special, true),
+    d("slowlog-max-len", Kind::Special, true),
+    d("latency-monitor-threshold", Kind::Special, true),
+    d("latency-tracking", Kind::Special, true),
+    d("latency-tracking-info-percentiles", Kind::Special, true),
+    d("metrics-port", Kind::Special, false),
+    d("metrics-bind", Kind::Special, false),
 ];
 
 fn directive(name: &str) -> Option<&'static Directive> {
@@ -380,7 +390,7 @@ impl ServerConfig {
                 self.engine.proto_max_bulk_len = usize_of(v)?;
             }
             "client-output-buffer-limit" => {
-                if values.is_empty() || values.len() % 4 != 0 {
+                if values.is_empty() || !values.len().is_multiple_of(4) {
                     return Err(invalid("Wrong number of arguments in buffer limit configuration."));
                 }
                 let mut limits = self.output_limits;
@@ -441,6 +451,9 @@ impl ServerConfig {
                     return Err(invalid("argument must be between -5 and 2147483647 inclusive, excluding 0"));
                 }
                 self.engine.list_max_listpack_size = v;
+            }
+            n if crate::observe::ObserveConfig::handles(n) => {
+                self.observe.set(n, values).map_err(|r| invalid(&r))?
             }
             _ => {
                 // Accepted for compatibility with existing redis.conf files;
@@ -513,6 +526,7 @@ impl ServerConfig {
             "zset-max-listpack-entries" | "zset-max-ziplist-entries" => e.zset_max_listpack_entries.to_string(),
             "zset-max-listpack-value" | "zset-max-ziplist-value" => e.zset_max_listpack_value.to_string(),
             "list-max-listpack-size" | "list-max-ziplist-size" => e.list_max_listpack_size.to_string(),
+            n if crate::observe::ObserveConfig::handles(n) => self.observe.get(n).unwrap_or_default(),
             other => self
                 .compat
                 .iter()

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use crate::dispatch::{dispatch, BlockWait, Conn, Control};
+use crate::dispatch::{BlockWait, Conn, Control};
 use crate::reply_codec::write_reply;
 use crate::shared::{ClientHandle, Shared};
 
@@ -128,6 +128,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
         resp: encode::Version::Resp2,
         authenticated,
         is_local,
+        tx: Default::default(),
     };
     let mut decoder = RequestDecoder::default();
     let mut cached = Cached::load(&shared, &mut decoder);
@@ -150,7 +151,8 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                     }
                     *handle.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
                         Instant::now();
-                    match dispatch(&mut conn, args, &mut out).await {
+                    // Through `observe`, which times the command and records it.
+                    match crate::observe::dispatch(&mut conn, args, &mut out).await {
                         Control::Continue => {}
                         Control::Close => closing = true,
                         Control::Block(wait) => {

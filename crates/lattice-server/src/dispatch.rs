@@ -1,7 +1,8 @@
 //! #[PerformanceCriticalPath]
 //! From argv to reply, in Redis's `processCommand` order: existence and
 //! arity, authentication, memory (evict, then refuse `denyoom` commands),
-//! CLIENT PAUSE, then execution — server-layer commands here, engine reads via
+//! CLIENT PAUSE, queueing inside MULTI (`transaction.rs`), then execution —
+//! server-layer commands here, engine reads via
 //! `Engine::read`, engine writes via `prepare` + `apply` — and blocking.
 
 use std::sync::atomic::Ordering;
@@ -15,6 +16,7 @@ use lattice_resp::encode::Version;
 use tokio::sync::oneshot;
 
 use crate::builtin;
+use crate::transaction;
 use crate::shared::ClientHandle;
 use crate::reply_codec::write_reply;
 use crate::shared::{unix_ms, Shared};
@@ -33,6 +35,8 @@ pub struct Conn {
     pub authenticated: bool,
     /// The peer is on the loopback interface.
     pub is_local: bool,
+    /// MULTI state (queued commands).
+    pub tx: crate::transaction::Tx,
 }
 
 /// What the connection does after a command.
@@ -66,7 +70,7 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     shared.stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
     let resolved = match cmd::resolve(&args) {
         Ok(r) => r,
-        Err(e) => return reply(conn, out, Reply::Error(e)),
+        Err(e) => return transaction::reject(conn, &args, e, out),
     };
     let spec = resolved.spec;
     let name = command_name(&resolved);
@@ -75,17 +79,21 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
         info.last_cmd = name;
     }
     if !conn.authenticated && spec.flags & flags::NO_AUTH == 0 {
-        return reply(conn, out, Reply::Error(noauth()));
+        return transaction::reject(conn, &args, noauth(), out);
     }
-    if spec.flags & flags::DENYOOM != 0 || spec.is_write() {
-        if let Err(e) = enforce_maxmemory(&shared, spec.flags & flags::DENYOOM != 0) {
-            return reply(conn, out, Reply::Error(e));
+    let (check_memory, denyoom) = transaction::memory_rule(conn, &resolved);
+    if check_memory {
+        if let Err(e) = enforce_maxmemory(&shared, denyoom) {
+            return transaction::reject(conn, &args, e, out);
         }
     }
     // CLIENT subcommands are never paused, so CLIENT UNPAUSE can lift a
     // pause (Redis pauses them too under ALL; see docs/compatibility.md).
     if resolved.parent.is_none_or(|p| p.name != "client") {
-        wait_if_paused(&shared, spec.is_write()).await;
+        wait_if_paused(&shared, spec.is_write() || transaction::exec_writes(conn, &resolved)).await;
+    }
+    if conn.tx.queues(&resolved) {
+        return transaction::queue(conn, &resolved, args, out);
     }
 
     if spec.handler.is_none() {

@@ -12,8 +12,10 @@ pub mod config;
 mod connection;
 mod dispatch;
 mod listener;
+pub mod observe;
 mod reply_codec;
 pub mod shared;
+mod transaction;
 
 pub use config::{ConfigError, ServerConfig};
 pub use listener::Server;

@@ -79,11 +79,15 @@ impl Server {
     /// and connections have been told to stop.
     pub async fn run(self) -> std::io::Result<()> {
         let shared = self.shared;
+        // The metrics endpoint outlives the accept loops (aborted last) so
+        // `/readyz` answers 503 while connections drain.
+        let metrics = crate::observe::http::start(&shared).await?;
         let mut tasks = Vec::new();
         for l in self.listeners {
             tasks.push(tokio::spawn(accept_loop(shared.clone(), l)));
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
+        shared.observe.set_ready(true);
         let mut rx = shared.shutdown.subscribe();
         while !*rx.borrow() {
             if rx.changed().await.is_err() {
@@ -97,6 +101,9 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(2);
         while shared.client_count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(m) = metrics {
+            m.abort();
         }
         Ok(())
     }

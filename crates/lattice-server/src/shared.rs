@@ -1,12 +1,14 @@
-//! State shared by every connection: the engine and the blocked-client
-//! registry behind one lock (so a client registering to block and a write that
-//! would wake it cannot interleave), the configuration, the client registry,
-//! counters, pause state and the shutdown signal.
+//! State shared by every connection: the engine, the blocked-client registry
+//! and the WATCH registry behind one lock (so a client registering to block or
+//! checking its watched keys and a write that would affect it cannot
+//! interleave; an EXEC may hold that lock for its whole run), the
+//! configuration, the client registry, counters, pause state and the shutdown
+//! signal.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -14,6 +16,13 @@ use lattice_engine::{Effect, Engine, Reply, WriteOp};
 use tokio::sync::{oneshot, watch, Notify};
 
 use crate::config::ServerConfig;
+use crate::transaction::Watches;
+
+tokio::task_local! {
+    /// The client whose EXEC holds the engine exclusively, set while that
+    /// EXEC runs (see [`Shared::claim_exclusive`]).
+    static EXCLUSIVE_OWNER: u64;
+}
 
 /// Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
@@ -80,13 +89,19 @@ pub struct Core {
     pub engine: Engine,
     /// Blocked clients.
     pub blocked: Blocked,
+    /// WATCHed keys: every applied write's effects touch them.
+    pub watches: Watches,
+    /// The client whose EXEC holds the engine for its whole run.
+    exclusive: Option<u64>,
 }
 
 impl Core {
     /// Applies a write and carries out its effects (serving blocked clients
     /// whose keys received data, in the order they blocked).
     pub fn apply(&mut self, op: &WriteOp, allow_block: bool) -> Reply {
+        let existed = self.watches.before_apply(op, &self.engine);
         let out = self.engine.apply(op, allow_block);
+        self.watches.after_apply(&out.effects, existed.as_ref(), &self.engine, op_time(op));
         self.after_effects(out.effects, op_time(op));
         out.reply
     }
@@ -124,6 +139,7 @@ impl Core {
                 if matches!(out.reply, Reply::WouldBlock { .. }) {
                     continue;
                 }
+                self.watches.after_apply(&out.effects, None, &self.engine, now_ms);
                 ready.extend(out.effects.into_iter().filter_map(|e| match e {
                     Effect::KeyReady { db, key } => Some((db, key)),
                     _ => None,
@@ -142,7 +158,8 @@ fn op_time(op: &WriteOp) -> u64 {
     match op {
         WriteOp::Command { time_ms, .. }
         | WriteOp::Expire { time_ms, .. }
-        | WriteOp::Evict { time_ms, .. } => *time_ms,
+        | WriteOp::Evict { time_ms, .. }
+        | WriteOp::Batch { time_ms, .. } => *time_ms,
     }
 }
 
@@ -233,6 +250,8 @@ pub struct Pause {
 /// Everything connections share.
 pub struct Shared {
     core: Mutex<Core>,
+    /// Signalled when an EXEC releases its exclusive hold on the engine.
+    core_free: Condvar,
     config: RwLock<ServerConfig>,
     clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -255,6 +274,8 @@ pub struct Shared {
     pub port: AtomicU64,
     /// Bumped on every CONFIG SET so connections refresh cached limits.
     pub config_epoch: AtomicU64,
+    /// Command statistics, slow log, latency monitor, hot keys (`observe`).
+    pub observe: crate::observe::Observe,
 }
 
 impl Shared {
@@ -265,8 +286,15 @@ impl Shared {
         let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
         let engine = Engine::new(config.engine.clone());
         let (shutdown, _) = watch::channel(false);
+        let observe = crate::observe::Observe::new(&config.observe);
         Arc::new(Self {
-            core: Mutex::new(Core { engine, blocked: Blocked::default() }),
+            core: Mutex::new(Core {
+                engine,
+                blocked: Blocked::default(),
+                watches: Watches::default(),
+                exclusive: None,
+            }),
+            core_free: Condvar::new(),
             config: RwLock::new(config),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -280,13 +308,32 @@ impl Shared {
             unpaused: Notify::new(),
             port: AtomicU64::new(0),
             config_epoch: AtomicU64::new(0),
+            observe,
         })
     }
 
     /// Locks the engine. A panic while holding the lock is a bug; the data is
     /// still consistent at command granularity, so later calls proceed.
     pub fn core(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        let mut g = self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // An EXEC holding the engine exclusively lets only its own calls in.
+        while let Some(owner) = g.exclusive {
+            if EXCLUSIVE_OWNER.try_with(|o| *o).ok() == Some(owner) {
+                break;
+            }
+            g = self.core_free.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        g
+    }
+
+    /// Gives `owner`'s EXEC the engine for its whole run: until the returned
+    /// [`Exclusive`] is dropped, `core()` lets in only code running inside
+    /// [`Exclusive::run`]. Takes the guard so the claim is made in the same
+    /// critical section as the caller's checks (WATCH).
+    pub fn claim_exclusive<'a>(&'a self, mut core: MutexGuard<'a, Core>, owner: u64) -> Exclusive<'a> {
+        core.exclusive = Some(owner);
+        drop(core);
+        Exclusive { shared: self, owner }
     }
 
     /// A copy of the configuration.
@@ -330,7 +377,9 @@ impl Shared {
     /// Removes a client from the registry.
     pub fn unregister_client(&self, id: u64) {
         self.clients_lock().remove(&id);
-        if self.core().blocked.take(id).is_some() {
+        let mut core = self.core();
+        core.watches.unwatch(id);
+        if core.blocked.take(id).is_some() {
             tracing::debug!(client = id, "blocked client disconnected");
         }
     }
@@ -347,5 +396,29 @@ impl Shared {
     /// Number of connected clients.
     pub fn client_count(&self) -> usize {
         self.clients_lock().len()
+    }
+}
+
+/// An EXEC's exclusive hold on the engine (see [`Shared::claim_exclusive`]);
+/// released when dropped, even if the EXEC panics.
+pub struct Exclusive<'a> {
+    shared: &'a Shared,
+    owner: u64,
+}
+
+impl Exclusive<'_> {
+    /// Runs `f` as the owner: its `core()` calls get through. `f` must not
+    /// wait on other tasks, which would wait for the engine in turn.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        EXCLUSIVE_OWNER.sync_scope(self.owner, f)
+    }
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        let mut g = self.shared.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.exclusive = None;
+        drop(g);
+        self.shared.core_free.notify_all();
     }
 }

@@ -12,6 +12,7 @@ const fn s(name: &'static str, arity: i32, flags: u32, group: Group) -> CommandS
 
 const C: Group = Group::Connection;
 const S: Group = Group::Server;
+const T: Group = Group::Transactions;
 
 const CLIENT_SUBS: &[CommandSpec] = &[
     s("id", 2, NOSCRIPT | LOADING | STALE, C),
@@ -61,6 +62,23 @@ const MEMORY_SUBS: &[CommandSpec] = &[
     s("help", 2, LOADING | STALE, S),
 ];
 
+const SLOWLOG_SUBS: &[CommandSpec] = &[
+    s("get", -2, ADMIN | LOADING | STALE, S),
+    s("len", 2, ADMIN | LOADING | STALE, S),
+    s("reset", 2, ADMIN | LOADING | STALE, S),
+    s("help", 2, LOADING | STALE, S),
+];
+
+const LATENCY_SUBS: &[CommandSpec] = &[
+    s("doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("graph", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("history", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("histogram", -2, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    s("help", 2, LOADING | STALE, S),
+];
+
 /// Server-layer command specs.
 pub(crate) const SPECS: &[CommandSpec] = &[
     s("ping", -1, FAST | STALE, C),
@@ -78,4 +96,13 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     s("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, S).with_subcommands(DEBUG_SUBS),
     s("command", -1, LOADING | STALE, C).with_subcommands(COMMAND_SUBS),
     s("memory", -2, 0, S).with_subcommands(MEMORY_SUBS),
+    s("slowlog", -2, 0, S).with_subcommands(SLOWLOG_SUBS),
+    s("latency", -2, 0, S).with_subcommands(LATENCY_SUBS),
+    // Lattice extension: the sampled top-K of accessed keys.
+    s("hotkeys", -1, ADMIN | LOADING | STALE, S),
+    s("multi", 1, NOSCRIPT | LOADING | STALE | FAST, T),
+    s("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, T),
+    s("discard", 1, NOSCRIPT | LOADING | STALE | FAST, T),
+    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), T, None),
+    s("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, T),
 ];

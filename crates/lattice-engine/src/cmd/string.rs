@@ -380,7 +380,7 @@ fn mget(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
 
 fn mset_pairs<'a>(args: &'a [Bytes], name: &str) -> Result<Vec<(&'a [u8], &'a [u8])>, CmdError> {
     let rest = args.get(1..).unwrap_or_default();
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(CmdError::Arity(name.into()));
     }
     Ok(rest.chunks(2).map(|c| (arg(c, 0), arg(c, 1))).collect())

@@ -12,7 +12,7 @@ use crate::dispatch::Conn;
 
 fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
     let pairs = args.get(2..).unwrap_or_default();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Arity("config|set".into()));
     }
     let mut cfg = conn.shared.config();
@@ -87,6 +87,7 @@ pub(super) fn run(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<Reply, CmdEr
                 c.store(0, Ordering::Relaxed);
             }
             conn.shared.core().engine.stats = Default::default();
+            conn.shared.observe.reset_stats();
             Ok(Reply::Ok)
         }
         "rewrite" => {

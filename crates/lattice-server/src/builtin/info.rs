@@ -134,7 +134,22 @@ fn section_keyspace(s: &Shared, out: &mut String) {
 }
 
 const DEFAULT: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"];
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "keyspace"];
+
+/// Every section, in Redis's order (`INFO all` / `everything`).
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "keyspace",
+];
 
 /// Builds the INFO text for the requested sections.
 pub fn info_text(s: &Shared, args: &[Bytes]) -> String {
@@ -143,13 +158,13 @@ pub fn info_text(s: &Shared, args: &[Bytes]) -> String {
         .skip(1)
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    if wanted.is_empty()
-        || wanted.iter().any(|w| w == "default" || w == "all" || w == "everything")
-    {
-        wanted = DEFAULT.iter().map(|s| s.to_string()).collect();
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted = ALL.iter().map(|s| s.to_string()).collect();
+    } else if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
     }
     let mut out = String::new();
-    for section in DEFAULT {
+    for section in ALL {
         if !wanted.iter().any(|w| w == section) {
             continue;
         }
@@ -164,6 +179,9 @@ pub fn info_text(s: &Shared, args: &[Bytes]) -> String {
             "stats" => section_stats(s, &mut out),
             "replication" => section_replication(&mut out),
             "cpu" => section_cpu(&mut out),
+            "commandstats" => crate::observe::info_commandstats(s, &mut out),
+            "errorstats" => crate::observe::info_errorstats(s, &mut out),
+            "latencystats" => crate::observe::info_latencystats(s, &mut out),
             _ => section_keyspace(s, &mut out),
         }
     }

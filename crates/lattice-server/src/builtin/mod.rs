@@ -1,7 +1,8 @@
 //! Commands the server layer executes itself: connection state (PING, AUTH,
 //! HELLO, SELECT …), CLIENT, CONFIG, INFO, COMMAND, DEBUG, MEMORY, TIME,
-//! SHUTDOWN. Their declarations live in the engine's table
-//! (`lattice_engine::cmd::server`); this module routes to their handlers.
+//! SHUTDOWN, MULTI/EXEC/DISCARD/WATCH/UNWATCH (`crate::transaction`). Their
+//! declarations live in the engine's table (`lattice_engine::cmd::server`);
+//! this module routes to their handlers.
 
 mod client;
 mod command;
@@ -15,6 +16,7 @@ use lattice_engine::cmd::Resolved;
 use lattice_engine::{CmdError, Reply};
 
 use crate::dispatch::{reply, Conn, Control};
+use crate::transaction;
 
 pub(crate) fn arg(args: &[Bytes], i: usize) -> &[u8] {
     args.get(i).map_or(&[][..], |b| &b[..])
@@ -34,7 +36,10 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
             reply(conn, out, Reply::Ok);
             return Control::Close;
         }
-        (None, "reset") => connection::reset(conn),
+        (None, "reset") => {
+            transaction::reset(conn);
+            connection::reset(conn)
+        }
         (None, "select") => connection::select(conn, args),
         (None, "auth") => connection::auth(conn, args),
         (None, "hello") => connection::hello(conn, args),
@@ -47,6 +52,14 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         (Some("config"), sub) => config::run(conn, sub, args),
         (Some("debug"), sub) => debug::debug(conn, sub, args).await,
         (Some("memory"), sub) => debug::memory(conn, sub, args),
+        (Some("slowlog"), sub) => crate::observe::slowlog_command(&conn.shared, sub, args),
+        (Some("latency"), sub) => crate::observe::latency_command(&conn.shared, sub, args),
+        (None, "hotkeys") => crate::observe::hotkeys_command(&conn.shared, conn.db, args),
+        (None, "multi") => transaction::multi(conn),
+        (None, "exec") => return transaction::exec(conn, out),
+        (None, "discard") => transaction::discard(conn),
+        (None, "watch") => transaction::watch(conn, args),
+        (None, "unwatch") => transaction::unwatch(conn),
         (Some(p), _) => Err(lattice_engine::cmd::unknown_subcommand_error(
             r.parent.unwrap_or(r.spec),
             p.as_bytes(),

@@ -9,6 +9,10 @@
 //!
 //! `redis-server` must be on PATH (`.ci/run` installs it).
 
+// Test helpers outside #[test] functions may unwrap and index: a panic
+// is a test failure, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::path::Path;
 
 use lattice_resp::split_inline_args;

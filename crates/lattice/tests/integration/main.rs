@@ -2,12 +2,18 @@
 //! by the `redis` crate and by raw RESP. One binary for all areas (link time);
 //! files are numbered by area as in openraft's test layout.
 
+// Test helpers outside #[test] functions may unwrap and index: a panic
+// is a test failure, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod t10_connection;
 mod t20_hostile_input;
 mod t30_expiry;
 mod t40_eviction;
 mod t50_blocking;
 mod t60_config;
+mod t70_observability;
+mod t80_transactions;
 
 use lattice_testkit::TestServer;
 
