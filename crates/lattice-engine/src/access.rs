@@ -23,7 +23,11 @@ pub fn lfu_minutes(now_ms: u64) -> u32 {
 pub fn idle_ms(access: u32, now_ms: u64) -> u64 {
     let clock = lru_clock(now_ms);
     let lru = access & LRU_CLOCK_MAX;
-    let secs = if clock >= lru { clock - lru } else { clock + (LRU_CLOCK_MAX - lru) };
+    let secs = if clock >= lru {
+        clock - lru
+    } else {
+        clock + (LRU_CLOCK_MAX - lru)
+    };
     u64::from(secs) * 1000
 }
 
@@ -32,7 +36,11 @@ pub fn lfu_decayed(access: u32, now_ms: u64, cfg: &EngineConfig) -> u32 {
     let ldt = access >> 8;
     let counter = access & 0xFF;
     let now = lfu_minutes(now_ms);
-    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
+    let elapsed = if now >= ldt {
+        now - ldt
+    } else {
+        65535 - ldt + now
+    };
     let periods = elapsed.checked_div(cfg.lfu_decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
@@ -70,7 +78,10 @@ mod tests {
 
     #[test]
     fn lfu_counter_grows_logarithmically_and_decays() {
-        let cfg = EngineConfig { maxmemory_policy: EvictionPolicy::AllKeysLfu, ..Default::default() };
+        let cfg = EngineConfig {
+            maxmemory_policy: EvictionPolicy::AllKeysLfu,
+            ..Default::default()
+        };
         let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
         let now = 10 * 60_000;
         let mut a = initial_access(now, &cfg);

@@ -10,7 +10,13 @@ use crate::access;
 use crate::config::{EngineConfig, EvictionPolicy};
 use crate::keyspace::Db;
 
-pub(crate) fn victims(dbs: &[Db], cfg: &EngineConfig, now_ms: u64, seed: u64, n: usize) -> Vec<(usize, Bytes)> {
+pub(crate) fn victims(
+    dbs: &[Db],
+    cfg: &EngineConfig,
+    now_ms: u64,
+    seed: u64,
+    n: usize,
+) -> Vec<(usize, Bytes)> {
     let policy = cfg.maxmemory_policy;
     if policy == EvictionPolicy::NoEviction {
         return Vec::new();
@@ -29,7 +35,11 @@ pub(crate) fn victims(dbs: &[Db], cfg: &EngineConfig, now_ms: u64, seed: u64, n:
         // (rank, db, key): higher rank is evicted first.
         let mut best: Option<(u64, usize, Bytes)> = None;
         for (i, db) in dbs.iter().enumerate() {
-            let pool = if volatile_only { db.volatile_len() } else { db.len() };
+            let pool = if volatile_only {
+                db.volatile_len()
+            } else {
+                db.len()
+            };
             if pool == 0 {
                 continue;
             }

@@ -45,7 +45,10 @@ macro_rules! typed_access {
         pub fn $read(&mut self, key: &[u8]) -> Result<Option<&$ty>, CmdError> {
             match self.lookup_read(key) {
                 None => Ok(None),
-                Some(Entry { value: Value::$variant(v), .. }) => Ok(Some(&**v)),
+                Some(Entry {
+                    value: Value::$variant(v),
+                    ..
+                }) => Ok(Some(&**v)),
                 Some(_) => Err(CmdError::WrongType),
             }
         }
@@ -54,7 +57,10 @@ macro_rules! typed_access {
         pub fn $write(&mut self, key: &[u8]) -> Result<Option<&mut $ty>, CmdError> {
             match self.lookup_write(key) {
                 None => Ok(None),
-                Some(Entry { value: Value::$variant(v), .. }) => Ok(Some(&mut **v)),
+                Some(Entry {
+                    value: Value::$variant(v),
+                    ..
+                }) => Ok(Some(&mut **v)),
                 Some(_) => Err(CmdError::WrongType),
             }
         }
@@ -64,10 +70,14 @@ macro_rules! typed_access {
         pub fn $create(&mut self, key: &[u8]) -> Result<&mut $ty, CmdError> {
             if self.lookup_write(key).is_none() {
                 let access = access::initial_access(self.now_ms, self.config);
-                self.db_mut().insert(key, Value::$variant(Box::default()), 0, access);
+                self.db_mut()
+                    .insert(key, Value::$variant(Box::default()), 0, access);
             }
             match self.db_mut().get_mut(key) {
-                Some(Entry { value: Value::$variant(v), .. }) => Ok(&mut **v),
+                Some(Entry {
+                    value: Value::$variant(v),
+                    ..
+                }) => Ok(&mut **v),
                 _ => Err(CmdError::WrongType),
             }
         }
@@ -163,7 +173,10 @@ impl<'a> Exec<'a> {
     pub fn read_str(&mut self, key: &[u8]) -> Result<Option<&StrValue>, CmdError> {
         match self.lookup_read(key) {
             None => Ok(None),
-            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(&*s)),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Ok(Some(&*s)),
             Some(_) => Err(CmdError::WrongType),
         }
     }
@@ -172,7 +185,10 @@ impl<'a> Exec<'a> {
     pub fn write_str(&mut self, key: &[u8]) -> Result<Option<&mut StrValue>, CmdError> {
         match self.lookup_write(key) {
             None => Ok(None),
-            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Ok(Some(s)),
             Some(_) => Err(CmdError::WrongType),
         }
     }
@@ -228,20 +244,31 @@ impl<'a> Exec<'a> {
     /// Emits a keyspace notification for the selected database.
     pub fn notify(&mut self, class: EventClass, event: &'static str, key: &[u8]) {
         let db = self.db;
-        self.effects.push(Effect::Notify { class, event, db, key: Bytes::copy_from_slice(key) });
+        self.effects.push(Effect::Notify {
+            class,
+            event,
+            db,
+            key: Bytes::copy_from_slice(key),
+        });
     }
 
     /// Marks a key modified (WATCH, tracking) and counts one change.
     pub fn modified(&mut self, key: &[u8]) {
         self.stats.dirty += 1;
         let db = self.db;
-        self.effects.push(Effect::Modified { db, key: Bytes::copy_from_slice(key) });
+        self.effects.push(Effect::Modified {
+            db,
+            key: Bytes::copy_from_slice(key),
+        });
     }
 
     /// Signals that a blocking-capable key received data.
     pub fn key_ready(&mut self, key: &[u8]) {
         let db = self.db;
-        self.effects.push(Effect::KeyReady { db, key: Bytes::copy_from_slice(key) });
+        self.effects.push(Effect::KeyReady {
+            db,
+            key: Bytes::copy_from_slice(key),
+        });
     }
 
     /// Checks a string length against `proto-max-bulk-len`.

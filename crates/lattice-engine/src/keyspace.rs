@@ -65,7 +65,9 @@ struct KeyTable {
 
 impl std::fmt::Debug for KeyTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyTable").field("len", &self.slots.len()).finish()
+        f.debug_struct("KeyTable")
+            .field("len", &self.slots.len())
+            .finish()
     }
 }
 
@@ -77,12 +79,18 @@ impl KeyTable {
     fn position(&self, key: &[u8]) -> Option<usize> {
         let slots = &self.slots;
         self.index
-            .find(self.hash(key), |&i| slots.get(i as usize).is_some_and(|(k, _)| k.as_slice() == key))
+            .find(self.hash(key), |&i| {
+                slots
+                    .get(i as usize)
+                    .is_some_and(|(k, _)| k.as_slice() == key)
+            })
             .map(|&i| i as usize)
     }
 
     fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.position(key).and_then(|i| self.slots.get(i)).map(|(_, e)| e)
+        self.position(key)
+            .and_then(|i| self.slots.get(i))
+            .map(|(_, e)| e)
     }
 
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
@@ -100,7 +108,9 @@ impl KeyTable {
         self.slots.push((key, entry));
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(h, pos, |&i| {
-            slots.get(i as usize).map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
+            slots
+                .get(i as usize)
+                .map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
         });
     }
 
@@ -109,7 +119,11 @@ impl KeyTable {
         let slots = &self.slots;
         let found = self
             .index
-            .find_entry(h, |&i| slots.get(i as usize).is_some_and(|(k, _)| k.as_slice() == key))
+            .find_entry(h, |&i| {
+                slots
+                    .get(i as usize)
+                    .is_some_and(|(k, _)| k.as_slice() == key)
+            })
             .ok()?;
         let (pos, _) = found.remove();
         let pos = pos as usize;
@@ -117,7 +131,10 @@ impl KeyTable {
         let (_, entry) = self.slots.swap_remove(pos);
         if pos != last {
             // The former last slot now lives at `pos`: repoint its index entry.
-            let moved = self.slots.get(pos).map_or(0, |(k, _)| self.hasher.hash_one(k.as_slice()));
+            let moved = self
+                .slots
+                .get(pos)
+                .map_or(0, |(k, _)| self.hasher.hash_one(k.as_slice()));
             if let Some(p) = self.index.find_mut(moved, |&i| i as usize == last) {
                 *p = pos as u32;
             }
@@ -129,7 +146,9 @@ impl KeyTable {
         self.slots.reserve(additional);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.reserve(additional, |&i| {
-            slots.get(i as usize).map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
+            slots
+                .get(i as usize)
+                .map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
         });
     }
 }
@@ -190,7 +209,14 @@ impl Db {
         } else {
             self.volatile.swap_remove(key);
         }
-        self.map.insert(k, Entry { value, expire_at, access });
+        self.map.insert(
+            k,
+            Entry {
+                value,
+                expire_at,
+                access,
+            },
+        );
     }
 
     /// Removes `key`, returning its entry.
@@ -204,7 +230,9 @@ impl Db {
 
     /// Sets (or clears, with 0) the TTL of an existing key. False if absent.
     pub fn set_expire(&mut self, key: &[u8], expire_at: u64) -> bool {
-        let Some(e) = self.map.get_mut(key) else { return false };
+        let Some(e) = self.map.get_mut(key) else {
+            return false;
+        };
         let had = e.expire_at != 0;
         e.expire_at = expire_at;
         match (had, expire_at != 0) {
@@ -234,7 +262,11 @@ impl Db {
     /// downward; returns the next cursor (0 when done).
     pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&Key, &Entry)) -> u64 {
         let len = self.map.slots.len();
-        let mut i = if cursor == 0 { len } else { (cursor as usize).min(len) };
+        let mut i = if cursor == 0 {
+            len
+        } else {
+            (cursor as usize).min(len)
+        };
         let mut n = 0;
         while i > 0 && n < count {
             i -= 1;
@@ -307,12 +339,21 @@ mod tests {
                 db.insert(k.as_bytes(), Value::str(&step.to_le_bytes()), 0, 0);
                 model.insert(k, step);
             } else {
-                assert_eq!(db.remove(k.as_bytes()).is_some(), model.remove(&k).is_some());
+                assert_eq!(
+                    db.remove(k.as_bytes()).is_some(),
+                    model.remove(&k).is_some()
+                );
             }
         }
         assert_eq!(db.len(), model.len());
         for (k, v) in &model {
-            let Some(Entry { value: Value::Str(s), .. }) = db.get(k.as_bytes()) else { panic!("{k} missing") };
+            let Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) = db.get(k.as_bytes())
+            else {
+                panic!("{k} missing")
+            };
             assert_eq!(&s[..], &v.to_le_bytes()[..]);
             let i = db.index_of(k.as_bytes()).unwrap();
             assert_eq!(db.get_index(i).unwrap().0.as_slice(), k.as_bytes());
@@ -322,7 +363,11 @@ mod tests {
     #[test]
     fn slots_stay_small() {
         // The memory target depends on this: see the module docs.
-        assert!(std::mem::size_of::<(Key, Entry)>() <= 72, "{}", std::mem::size_of::<(Key, Entry)>());
+        assert!(
+            std::mem::size_of::<(Key, Entry)>() <= 72,
+            "{}",
+            std::mem::size_of::<(Key, Entry)>()
+        );
     }
 
     #[test]

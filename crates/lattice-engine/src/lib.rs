@@ -129,7 +129,11 @@ impl Engine {
     /// An empty dataset with `config.databases` databases (at least one).
     pub fn new(config: EngineConfig) -> Self {
         let n = config.databases.max(1);
-        Self { dbs: (0..n).map(|_| Db::default()).collect(), config, stats: Stats::default() }
+        Self {
+            dbs: (0..n).map(|_| Db::default()).collect(),
+            config,
+            stats: Stats::default(),
+        }
     }
 
     /// Settings in force.
@@ -159,7 +163,14 @@ impl Engine {
         self.dbs.len()
     }
 
-    fn exec(&mut self, db: usize, now_ms: u64, seed: u64, writing: bool, allow_block: bool) -> Exec<'_> {
+    fn exec(
+        &mut self,
+        db: usize,
+        now_ms: u64,
+        seed: u64,
+        writing: bool,
+        allow_block: bool,
+    ) -> Exec<'_> {
         Exec {
             dbs: &mut self.dbs,
             config: &self.config,
@@ -185,29 +196,78 @@ impl Engine {
 
     /// Runs a read-only command at `now_ms`. Expired keys are hidden, not
     /// deleted. `seed` feeds random picks (RANDOMKEY, SRANDMEMBER).
-    pub fn read(&mut self, spec: &CommandSpec, db: usize, args: &[Bytes], now_ms: u64, seed: u64) -> Outcome {
+    pub fn read(
+        &mut self,
+        spec: &CommandSpec,
+        db: usize,
+        args: &[Bytes],
+        now_ms: u64,
+        seed: u64,
+    ) -> Outcome {
         let mut ex = self.exec(db, now_ms, seed, false, false);
         let reply = Self::run(spec, &mut ex, args);
-        Outcome { reply, effects: ex.effects }
+        Outcome {
+            reply,
+            effects: ex.effects,
+        }
+    }
+
+    /// Runs one command as the server does for engine commands: resolves it
+    /// (unknown command and arity errors as Redis), then a read through
+    /// [`Engine::read`] or a write through [`Engine::prepare`] and
+    /// [`Engine::apply`]. Server-layer commands answer an error. For tests,
+    /// embedding and replay tools.
+    pub fn call(
+        &mut self,
+        db: usize,
+        args: Vec<Bytes>,
+        now_ms: u64,
+        seed: u64,
+        allow_block: bool,
+    ) -> Outcome {
+        match cmd::resolve(&args) {
+            Err(e) => Outcome {
+                reply: Reply::Error(e),
+                effects: Vec::new(),
+            },
+            Ok(r) if r.spec.is_write() => {
+                let op = self.prepare(db, args, now_ms, seed);
+                self.apply(&op, allow_block)
+            }
+            Ok(r) => self.read(r.spec, db, &args, now_ms, seed),
+        }
     }
 
     /// Makes a write self-contained: the time and seed it will apply with.
     pub fn prepare(&self, db: usize, args: Vec<Bytes>, now_ms: u64, seed: u64) -> WriteOp {
-        WriteOp::Command { db, args, time_ms: now_ms, seed }
+        WriteOp::Command {
+            db,
+            args,
+            time_ms: now_ms,
+            seed,
+        }
     }
 
     /// Applies a write. `allow_block` lets a blocking command answer
     /// `WouldBlock` (it is false inside MULTI and when replaying a log).
     pub fn apply(&mut self, op: &WriteOp, allow_block: bool) -> Outcome {
         match op {
-            WriteOp::Command { db, args, time_ms, seed } => {
+            WriteOp::Command {
+                db,
+                args,
+                time_ms,
+                seed,
+            } => {
                 let resolved = cmd::resolve(args);
                 let mut ex = self.exec(*db, *time_ms, *seed, true, allow_block);
                 let reply = match resolved {
                     Ok(r) => Self::run(r.spec, &mut ex, args),
                     Err(e) => Reply::Error(e),
                 };
-                Outcome { reply, effects: ex.effects }
+                Outcome {
+                    reply,
+                    effects: ex.effects,
+                }
             }
             WriteOp::Expire { db, keys, time_ms } => {
                 let mut ex = self.exec(*db, *time_ms, 0, true, false);
@@ -216,7 +276,10 @@ impl Engine {
                         ex.delete_expired(k);
                     }
                 }
-                Outcome { reply: Reply::Ok, effects: ex.effects }
+                Outcome {
+                    reply: Reply::Ok,
+                    effects: ex.effects,
+                }
             }
             WriteOp::Evict { db, keys, time_ms } => {
                 let mut ex = self.exec(*db, *time_ms, 0, true, false);
@@ -227,9 +290,16 @@ impl Engine {
                         ex.modified(k);
                     }
                 }
-                Outcome { reply: Reply::Ok, effects: ex.effects }
+                Outcome {
+                    reply: Reply::Ok,
+                    effects: ex.effects,
+                }
             }
-            WriteOp::Batch { cmds, time_ms, seed } => {
+            WriteOp::Batch {
+                cmds,
+                time_ms,
+                seed,
+            } => {
                 let mut replies = Vec::with_capacity(cmds.len());
                 let mut effects = Vec::new();
                 for (i, (db, args)) in cmds.iter().enumerate() {
@@ -244,7 +314,10 @@ impl Engine {
                     effects.append(&mut ex.effects);
                     replies.push(reply);
                 }
-                Outcome { reply: Reply::Array(replies), effects }
+                Outcome {
+                    reply: Reply::Array(replies),
+                    effects,
+                }
             }
         }
     }
@@ -268,9 +341,13 @@ impl Engine {
                 let mut found = 0;
                 let start = rng.gen_range(0..n);
                 for j in 0..sample {
-                    let Some(k) = db.volatile_key((start + j) % n) else { continue };
+                    let Some(k) = db.volatile_key((start + j) % n) else {
+                        continue;
+                    };
                     if db.get(k).is_some_and(|e| e.is_expired(now_ms))
-                        && !out.iter().any(|(d, o): &(usize, Bytes)| *d == i && o[..] == k[..])
+                        && !out
+                            .iter()
+                            .any(|(d, o): &(usize, Bytes)| *d == i && o[..] == k[..])
                     {
                         out.push((i, Bytes::copy_from_slice(k)));
                         found += 1;
@@ -294,9 +371,18 @@ impl Engine {
     /// `DEBUG POPULATE`: creates `count` string keys `prefix:N` with values
     /// `value:N` (zero-padded or cut to `size` bytes when given), skipping
     /// keys that exist, as Redis does.
-    pub fn populate(&mut self, db: usize, count: u64, prefix: &[u8], size: Option<usize>, now_ms: u64) {
+    pub fn populate(
+        &mut self,
+        db: usize,
+        count: u64,
+        prefix: &[u8],
+        size: Option<usize>,
+        now_ms: u64,
+    ) {
         let access = access::initial_access(now_ms, &self.config);
-        let Some(d) = self.dbs.get_mut(db) else { return };
+        let Some(d) = self.dbs.get_mut(db) else {
+            return;
+        };
         d.reserve(count.min(1 << 24) as usize);
         let mut key = Vec::with_capacity(prefix.len() + 21);
         for i in 0..count {

@@ -61,7 +61,9 @@ impl Reply {
 
     /// A bulk reply of an integer's decimal text.
     pub fn bulk_int(n: i64) -> Reply {
-        Reply::Bulk(Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes()))
+        Reply::Bulk(Bytes::copy_from_slice(
+            itoa::Buffer::new().format(n).as_bytes(),
+        ))
     }
 
     /// An array of bulk strings.

@@ -27,7 +27,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let k = 0u8..5;
     prop_oneof![
-        (k.clone(), 0u8..4, proptest::option::of(1u16..3000)).prop_map(|(k, v, t)| Op::Set(k, v, t)),
+        (k.clone(), 0u8..4, proptest::option::of(1u16..3000))
+            .prop_map(|(k, v, t)| Op::Set(k, v, t)),
         k.clone().prop_map(Op::Get),
         k.clone().prop_map(Op::Del),
         k.clone().prop_map(Op::Incr),
@@ -48,7 +49,11 @@ struct Model {
 
 impl Model {
     fn live(&mut self, k: &str, now: u64) -> Option<&mut (Vec<u8>, Option<u64>)> {
-        if self.map.get(k).is_some_and(|(_, e)| e.is_some_and(|e| e <= now)) {
+        if self
+            .map
+            .get(k)
+            .is_some_and(|(_, e)| e.is_some_and(|e| e <= now))
+        {
             self.map.remove(k);
         }
         self.map.get_mut(k)

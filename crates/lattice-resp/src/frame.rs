@@ -121,9 +121,13 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
     if depth > MAX_DEPTH {
         return Err(ProtocolError::InvalidFrame("nesting too deep"));
     }
-    let Some(&tag) = buf.get(*pos) else { return Ok(None) };
+    let Some(&tag) = buf.get(*pos) else {
+        return Ok(None);
+    };
     *pos += 1;
-    let Some(line) = read_line(buf, pos) else { return Ok(None) };
+    let Some(line) = read_line(buf, pos) else {
+        return Ok(None);
+    };
     let frame = match tag {
         b'+' => Frame::Simple(text(line)?),
         b'-' => Frame::Error(text(line)?),
@@ -142,7 +146,9 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                 return Ok(Some(Frame::Null));
             }
             let n = usize::try_from(n).map_err(|_| ProtocolError::InvalidFrame("bad length"))?;
-            let end = pos.checked_add(n).ok_or(ProtocolError::InvalidFrame("bad length"))?;
+            let end = pos
+                .checked_add(n)
+                .ok_or(ProtocolError::InvalidFrame("bad length"))?;
             if buf.len() < end + 2 {
                 return Ok(None);
             }
@@ -166,15 +172,21 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
             if tag == b'%' {
                 let mut pairs = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
-                    let Some(k) = parse_at(buf, pos, depth + 1)? else { return Ok(None) };
-                    let Some(v) = parse_at(buf, pos, depth + 1)? else { return Ok(None) };
+                    let Some(k) = parse_at(buf, pos, depth + 1)? else {
+                        return Ok(None);
+                    };
+                    let Some(v) = parse_at(buf, pos, depth + 1)? else {
+                        return Ok(None);
+                    };
                     pairs.push((k, v));
                 }
                 Frame::Map(pairs)
             } else {
                 let mut items = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
-                    let Some(f) = parse_at(buf, pos, depth + 1)? else { return Ok(None) };
+                    let Some(f) = parse_at(buf, pos, depth + 1)? else {
+                        return Ok(None);
+                    };
                     items.push(f);
                 }
                 match tag {

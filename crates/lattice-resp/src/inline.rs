@@ -129,9 +129,18 @@ mod tests {
 
     #[test]
     fn unbalanced_quotes_are_an_error() {
-        assert_eq!(split_inline_args(b"set \"foo"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(split_inline_args(b"set \"foo\"bar"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(split_inline_args(b"set 'x"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            split_inline_args(b"set \"foo"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            split_inline_args(b"set \"foo\"bar"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            split_inline_args(b"set 'x"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
     }
 
     #[test]

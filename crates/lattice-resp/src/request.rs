@@ -28,7 +28,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { proto_max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: i32::MAX as usize }
+        Self {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: i32::MAX as usize,
+        }
     }
 }
 
@@ -89,14 +92,20 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
 impl RequestDecoder {
     /// A decoder with the given limits.
     pub fn new(limits: Limits) -> Self {
-        Self { limits, unauthenticated: false, pending: None }
+        Self {
+            limits,
+            unauthenticated: false,
+            pending: None,
+        }
     }
 
     /// How many more bytes the request being read needs at least, so the
     /// connection can reserve buffer space for a large bulk in one go.
     pub fn bytes_wanted(&self) -> usize {
         match &self.pending {
-            Some(Pending { bulk_len: Some(n), .. }) => n + 2,
+            Some(Pending {
+                bulk_len: Some(n), ..
+            }) => n + 2,
             _ => 0,
         }
     }
@@ -104,7 +113,9 @@ impl RequestDecoder {
     /// Bytes already taken out of the buffer into a partial request; counts
     /// toward `client-query-buffer-limit`.
     pub fn pending_bytes(&self) -> usize {
-        self.pending.as_ref().map_or(0, |p| p.args.iter().map(Bytes::len).sum())
+        self.pending
+            .as_ref()
+            .map_or(0, |p| p.args.iter().map(Bytes::len).sum())
     }
 
     /// Decodes the next request from `buf`, consuming its bytes.
@@ -114,7 +125,9 @@ impl RequestDecoder {
     /// needed; `Err` is a protocol error after which the connection must close.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         if self.pending.is_none() {
-            let Some(&first) = buf.first() else { return Ok(None) };
+            let Some(&first) = buf.first() else {
+                return Ok(None);
+            };
             if first != b'*' {
                 return Self::decode_inline(buf);
             }
@@ -147,7 +160,9 @@ impl RequestDecoder {
         }
         let limits = self.limits;
         let unauthenticated = self.unauthenticated;
-        let Some(p) = self.pending.as_mut() else { return Ok(None) };
+        let Some(p) = self.pending.as_mut() else {
+            return Ok(None);
+        };
         while p.remaining > 0 {
             let len = match p.bulk_len {
                 Some(len) => len,
@@ -252,12 +267,30 @@ mod tests {
 
     #[test]
     fn hostile_headers() {
-        assert_eq!(decode_all(b"*abc\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(decode_all(b"*99999999999\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(decode_all(b"*1\r\n$-1\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(decode_all(b"*1\r\n$600000000\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(decode_all(b"*1\r\n:1\r\n"), Err(ProtocolError::ExpectedDollar(':')));
-        assert_eq!(decode_all(b"*1\r\n$+1\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(
+            decode_all(b"*abc\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*99999999999\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$-1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n:1\r\n"),
+            Err(ProtocolError::ExpectedDollar(':'))
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$+1\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
     }
 
     #[test]
@@ -279,12 +312,22 @@ mod tests {
 
     #[test]
     fn zero_and_negative_counts_are_empty_requests() {
-        assert_eq!(decode_all(b"*0\r\n*-1\r\n").unwrap(), vec![Vec::<Bytes>::new(), Vec::new()]);
+        assert_eq!(
+            decode_all(b"*0\r\n*-1\r\n").unwrap(),
+            vec![Vec::<Bytes>::new(), Vec::new()]
+        );
     }
 
     #[test]
     fn inline_with_crlf() {
         let r = decode_all(b"SET a \"b c\"\r\n").unwrap();
-        assert_eq!(r, vec![vec![Bytes::from("SET"), Bytes::from("a"), Bytes::from("b c")]]);
+        assert_eq!(
+            r,
+            vec![vec![
+                Bytes::from("SET"),
+                Bytes::from("a"),
+                Bytes::from("b c")
+            ]]
+        );
     }
 }

@@ -28,7 +28,8 @@ fn check(data: &[u8]) {
 
 #[test]
 fn corpus_replays_cleanly() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/resp_decode");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/resp_decode");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("corpus directory") {
         let path = entry.unwrap().path();

@@ -116,8 +116,16 @@ impl Default for ServerConfig {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             output_limits: [
                 OutputLimit::default(),
-                OutputLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 },
-                OutputLimit { hard: 256 << 20, soft: 64 << 20, soft_seconds: 60 },
+                OutputLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_seconds: 60,
+                },
+                OutputLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_seconds: 60,
+                },
             ],
             hz: 10,
             enable_debug_command: DebugPolicy::Local,
@@ -181,7 +189,11 @@ struct Directive {
 }
 
 const fn d(name: &'static str, kind: Kind, mutable: bool) -> Directive {
-    Directive { name, kind, mutable }
+    Directive {
+        name,
+        kind,
+        mutable,
+    }
 }
 
 /// Every directive Lattice understands.
@@ -238,7 +250,9 @@ const DIRECTIVES: &[Directive] = &[
 ];
 
 fn directive(name: &str) -> Option<&'static Directive> {
-    DIRECTIVES.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
 }
 
 /// Every directive name (CONFIG GET patterns are matched against these).
@@ -251,8 +265,10 @@ impl ServerConfig {
     pub fn load(file: Option<&str>, args: &[String]) -> Result<Self, ConfigError> {
         let mut cfg = ServerConfig::default();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::File { path: path.into(), reason: e.to_string() })?;
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.into(),
+                reason: e.to_string(),
+            })?;
             for (lineno, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
@@ -264,9 +280,13 @@ impl ServerConfig {
                         reason: "unbalanced quotes".into(),
                     }
                 })?;
-                let parts: Vec<String> =
-                    parts.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
-                let Some((name, values)) = parts.split_first() else { continue };
+                let parts: Vec<String> = parts
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                let Some((name, values)) = parts.split_first() else {
+                    continue;
+                };
                 cfg.set(name, values, true).map_err(|e| match e {
                     ConfigError::Unknown(n) => ConfigError::Invalid {
                         name: n,
@@ -303,7 +323,10 @@ impl ServerConfig {
         if !dir.mutable && !startup {
             return Err(ConfigError::Immutable(dir.name.into()));
         }
-        let invalid = |reason: &str| ConfigError::Invalid { name: dir.name.into(), reason: reason.into() };
+        let invalid = |reason: &str| ConfigError::Invalid {
+            name: dir.name.into(),
+            reason: reason.into(),
+        };
         let one = || -> Result<&str, ConfigError> {
             match values {
                 [v] => Ok(v.as_str()),
@@ -311,7 +334,9 @@ impl ServerConfig {
             }
         };
         let int = || -> Result<u64, ConfigError> {
-            one()?.parse::<u64>().map_err(|_| invalid("argument couldn't be parsed into an integer"))
+            one()?
+                .parse::<u64>()
+                .map_err(|_| invalid("argument couldn't be parsed into an integer"))
         };
         let mem = || -> Result<u64, ConfigError> {
             parse_memory(one()?).ok_or_else(|| invalid("argument must be a memory value"))
@@ -518,15 +543,27 @@ impl ServerConfig {
             },
             "lfu-log-factor" => e.lfu_log_factor.to_string(),
             "lfu-decay-time" => e.lfu_decay_time.to_string(),
-            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => e.hash_max_listpack_entries.to_string(),
-            "hash-max-listpack-value" | "hash-max-ziplist-value" => e.hash_max_listpack_value.to_string(),
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+                e.hash_max_listpack_entries.to_string()
+            }
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => {
+                e.hash_max_listpack_value.to_string()
+            }
             "set-max-intset-entries" => e.set_max_intset_entries.to_string(),
             "set-max-listpack-entries" => e.set_max_listpack_entries.to_string(),
             "set-max-listpack-value" => e.set_max_listpack_value.to_string(),
-            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => e.zset_max_listpack_entries.to_string(),
-            "zset-max-listpack-value" | "zset-max-ziplist-value" => e.zset_max_listpack_value.to_string(),
-            "list-max-listpack-size" | "list-max-ziplist-size" => e.list_max_listpack_size.to_string(),
-            n if crate::observe::ObserveConfig::handles(n) => self.observe.get(n).unwrap_or_default(),
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                e.zset_max_listpack_entries.to_string()
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                e.zset_max_listpack_value.to_string()
+            }
+            "list-max-listpack-size" | "list-max-ziplist-size" => {
+                e.list_max_listpack_size.to_string()
+            }
+            n if crate::observe::ObserveConfig::handles(n) => {
+                self.observe.get(n).unwrap_or_default()
+            }
             other => self
                 .compat
                 .iter()
@@ -545,7 +582,9 @@ impl ServerConfig {
         let default = ServerConfig::default();
         let mut out = String::from("# Written by Lattice CONFIG REWRITE\n");
         for d in DIRECTIVES {
-            let (Some(v), dv) = (self.get(d.name), default.get(d.name)) else { continue };
+            let (Some(v), dv) = (self.get(d.name), default.get(d.name)) else {
+                continue;
+            };
             if Some(&v) != dv.as_ref() && d.name != "dir" {
                 let quoted = if v.is_empty() || v.contains(' ') && d.kind == Kind::Text {
                     format!("\"{v}\"")
@@ -584,7 +623,19 @@ mod tests {
 
     #[test]
     fn command_line_overrides() {
-        let cfg = ServerConfig::load(None, &s(&["--port", "7000", "--maxmemory", "1mb", "--bind", "127.0.0.1", "::1"])).unwrap();
+        let cfg = ServerConfig::load(
+            None,
+            &s(&[
+                "--port",
+                "7000",
+                "--maxmemory",
+                "1mb",
+                "--bind",
+                "127.0.0.1",
+                "::1",
+            ]),
+        )
+        .unwrap();
         assert_eq!(cfg.port, 7000);
         assert_eq!(cfg.maxmemory, 1 << 20);
         assert_eq!(cfg.bind, s(&["127.0.0.1", "::1"]));
@@ -609,13 +660,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lattice-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.conf");
-        std::fs::write(&path, "# comment\nport 7100\nrequirepass \"a b\"\n\nmaxmemory-policy allkeys-lru\n").unwrap();
+        std::fs::write(
+            &path,
+            "# comment\nport 7100\nrequirepass \"a b\"\n\nmaxmemory-policy allkeys-lru\n",
+        )
+        .unwrap();
         let cfg = ServerConfig::load(Some(path.to_str().unwrap()), &[]).unwrap();
         assert_eq!(cfg.port, 7100);
         assert_eq!(cfg.requirepass, "a b");
         std::fs::write(&path, "port 7100\nbogus 1\n").unwrap();
         let e = ServerConfig::load(Some(path.to_str().unwrap()), &[]).unwrap_err();
-        assert!(e.to_string().contains("bogus") && e.to_string().contains(":2"), "{e}");
+        assert!(
+            e.to_string().contains("bogus") && e.to_string().contains(":2"),
+            "{e}"
+        );
         std::fs::write(&path, "requirepass \"unterminated\n").unwrap();
         assert!(ServerConfig::load(Some(path.to_str().unwrap()), &[]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
@@ -624,7 +682,10 @@ mod tests {
     #[test]
     fn immutable_at_runtime() {
         let mut cfg = ServerConfig::default();
-        assert!(matches!(cfg.set("port", &s(&["1"]), false), Err(ConfigError::Immutable(_))));
+        assert!(matches!(
+            cfg.set("port", &s(&["1"]), false),
+            Err(ConfigError::Immutable(_))
+        ));
         cfg.set("maxmemory", &s(&["10mb"]), false).unwrap();
         assert_eq!(cfg.get("maxmemory").unwrap(), (10u64 << 20).to_string());
     }

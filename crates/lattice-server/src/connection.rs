@@ -57,7 +57,10 @@ async fn flush(wr: &mut OwnedWriteHalf, out: &mut BytesMut, shared: &Shared) -> 
     }
     let n = out.len();
     let ok = wr.write_all(out).await.is_ok();
-    shared.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    shared
+        .stats
+        .net_output_bytes
+        .fetch_add(n as u64, Ordering::Relaxed);
     out.clear();
     ok
 }
@@ -149,8 +152,10 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                     if args.is_empty() {
                         continue;
                     }
-                    *handle.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Instant::now();
+                    *handle
+                        .last_active
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
                     // Through `observe`, which times the command and records it.
                     match crate::observe::dispatch(&mut conn, args, &mut out).await {
                         Control::Continue => {}
@@ -159,7 +164,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                             if !flush(&mut wr, &mut out, &shared).await {
                                 break 'conn;
                             }
-                            match wait_blocked(&conn, wait, &mut rd, &mut inbuf, cached.query_limit).await {
+                            match wait_blocked(&conn, wait, &mut rd, &mut inbuf, cached.query_limit)
+                                .await
+                            {
                                 Some(r) => write_reply(&mut out, &r, conn.resp),
                                 None => break 'conn,
                             }
@@ -189,7 +196,10 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
             break;
         }
         handle.info().qbuf = inbuf.len();
-        let want = decoder.bytes_wanted().max(READ_CHUNK).min(cached.query_limit);
+        let want = decoder
+            .bytes_wanted()
+            .max(READ_CHUNK)
+            .min(cached.query_limit);
         if inbuf.capacity() - inbuf.len() < want / 2 {
             inbuf.reserve(want);
         }

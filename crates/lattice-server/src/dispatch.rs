@@ -16,10 +16,10 @@ use lattice_resp::encode::Version;
 use tokio::sync::oneshot;
 
 use crate::builtin;
-use crate::transaction;
-use crate::shared::ClientHandle;
 use crate::reply_codec::write_reply;
+use crate::shared::ClientHandle;
 use crate::shared::{unix_ms, Shared};
+use crate::transaction;
 
 /// A connection's own state, as dispatch sees it.
 pub struct Conn {
@@ -67,7 +67,10 @@ pub fn noauth() -> CmdError {
 /// Runs one command and appends its reply to `out`.
 pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> Control {
     let shared = conn.shared.clone();
-    shared.stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
+    shared
+        .stats
+        .total_commands_processed
+        .fetch_add(1, Ordering::Relaxed);
     let resolved = match cmd::resolve(&args) {
         Ok(r) => r,
         Err(e) => return transaction::reject(conn, &args, e, out),
@@ -90,7 +93,11 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     // CLIENT subcommands are never paused, so CLIENT UNPAUSE can lift a
     // pause (Redis pauses them too under ALL; see docs/compatibility.md).
     if resolved.parent.is_none_or(|p| p.name != "client") {
-        wait_if_paused(&shared, spec.is_write() || transaction::exec_writes(conn, &resolved)).await;
+        wait_if_paused(
+            &shared,
+            spec.is_write() || transaction::exec_writes(conn, &resolved),
+        )
+        .await;
     }
     if conn.tx.queues(&resolved) {
         return transaction::queue(conn, &resolved, args, out);
@@ -108,7 +115,9 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
         let op = core.engine.prepare(conn.db, args, now, seed);
         let r = core.apply(&op, true);
         if let Reply::WouldBlock { keys, timeout_ms } = r {
-            let rx = core.blocked.add(conn.handle.id, conn.db, saved.unwrap_or_default(), keys);
+            let rx = core
+                .blocked
+                .add(conn.handle.id, conn.db, saved.unwrap_or_default(), keys);
             drop(core);
             conn.handle.info().blocked = true;
             // Redis 7.0 has no upper bound on timeouts: one past what the
@@ -119,12 +128,20 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             // Every blocking command answers a null array on timeout (even
             // BLMOVE, whose non-blocking form answers a null bulk).
             let timeout_reply = Reply::NilArray;
-            return Control::Block(BlockWait { rx, deadline, timeout_reply });
+            return Control::Block(BlockWait {
+                rx,
+                deadline,
+                timeout_reply,
+            });
         }
         drop(core);
         reply(conn, out, r)
     } else {
-        let r = shared.core().engine.read(spec, conn.db, &args, now, seed).reply;
+        let r = shared
+            .core()
+            .engine
+            .read(spec, conn.db, &args, now, seed)
+            .reply;
         reply(conn, out, r)
     }
 }
@@ -140,7 +157,10 @@ fn command_name(r: &Resolved) -> String {
 /// Encodes a reply, counting errors.
 pub fn reply(conn: &Conn, out: &mut BytesMut, r: Reply) -> Control {
     if matches!(r, Reply::Error(_)) {
-        conn.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        conn.shared
+            .stats
+            .total_error_replies
+            .fetch_add(1, Ordering::Relaxed);
     }
     write_reply(out, &r, conn.resp);
     Control::Continue
@@ -149,7 +169,7 @@ pub fn reply(conn: &Conn, out: &mut BytesMut, r: Reply) -> Control {
 /// Evicts keys until memory is under `maxmemory`; if it cannot and the
 /// command may grow memory, refuses it with the OOM error.
 pub fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError> {
-    let maxmemory = shared.config().maxmemory;
+    let maxmemory = shared.maxmemory();
     if maxmemory == 0 {
         return Ok(());
     }
@@ -163,13 +183,22 @@ pub fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError>
         if used() <= maxmemory {
             return Ok(());
         }
-        let victims = core.engine.eviction_victims(unix_ms(), shared.next_seed(), 16);
+        let victims = core
+            .engine
+            .eviction_victims(unix_ms(), shared.next_seed(), 16);
         if victims.is_empty() {
             break;
         }
         let now = unix_ms();
         for (db, key) in victims {
-            core.apply(&WriteOp::Evict { db, keys: vec![key], time_ms: now }, false);
+            core.apply(
+                &WriteOp::Evict {
+                    db,
+                    keys: vec![key],
+                    time_ms: now,
+                },
+                false,
+            );
         }
     }
     if used() > maxmemory && denyoom {
@@ -181,7 +210,10 @@ pub fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError>
 /// Waits while CLIENT PAUSE applies to this command.
 async fn wait_if_paused(shared: &Shared, is_write: bool) {
     loop {
-        let p = *shared.pause.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let p = *shared
+            .pause
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(until) = p.until else { return };
         if Instant::now() >= until || (p.writes_only && !is_write) {
             return;

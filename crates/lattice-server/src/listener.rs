@@ -44,14 +44,21 @@ impl Server {
                 None => (false, addr.as_str()),
             };
             let host = if host == "*" { "0.0.0.0" } else { host };
-            let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+            let target = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
             match TcpListener::bind(&target).await {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => {
                     tracing::debug!(addr = %target, error = %e, "optional bind address skipped");
                 }
                 Err(e) => {
-                    return Err(std::io::Error::new(e.kind(), format!("could not bind {target}: {e}")))
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("could not bind {target}: {e}"),
+                    ))
                 }
             }
         }
@@ -67,7 +74,10 @@ impl Server {
 
     /// Addresses actually bound.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// Shared state (for signals and tests).
@@ -120,15 +130,24 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        shared.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
         let cfg = shared.config();
         if protected_mode_refuses(&cfg, addr.ip()) {
-            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             reject(stream, PROTECTED_MODE_MSG).await;
             continue;
         }
         if shared.client_count() as u64 >= cfg.maxclients {
-            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            shared
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             reject(stream, "-ERR max number of clients reached\r\n").await;
             continue;
         }
@@ -149,7 +168,9 @@ pub fn protected_mode_refuses(cfg: &ServerConfig, peer: std::net::IpAddr) -> boo
     let loopback = match peer {
         std::net::IpAddr::V4(v4) => v4.is_loopback(),
         // An IPv4 client on a dual-stack socket shows up as ::ffff:127.x.y.z.
-        std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     };
     cfg.protected_mode && cfg.requirepass.is_empty() && !loopback
 }
@@ -160,18 +181,27 @@ async fn reject(mut stream: TcpStream, msg: &str) {
 
 /// Background work at `hz`: active expiry and the ops/sec sample.
 async fn cron(shared: Arc<Shared>) {
-    let mut last_ops = shared.stats.total_commands_processed.load(Ordering::Relaxed);
+    let mut last_ops = shared
+        .stats
+        .total_commands_processed
+        .load(Ordering::Relaxed);
     let mut last_at = Instant::now();
     loop {
         let hz = shared.config().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         active_expire(&shared);
         crate::alloc::peak_bytes();
-        let ops = shared.stats.total_commands_processed.load(Ordering::Relaxed);
+        let ops = shared
+            .stats
+            .total_commands_processed
+            .load(Ordering::Relaxed);
         let secs = last_at.elapsed().as_secs_f64();
         if secs > 0.0 {
             let rate = (ops.saturating_sub(last_ops)) as f64 / secs;
-            shared.stats.instantaneous_ops_per_sec.store(rate as u64, Ordering::Relaxed);
+            shared
+                .stats
+                .instantaneous_ops_per_sec
+                .store(rate as u64, Ordering::Relaxed);
         }
         last_ops = ops;
         last_at = Instant::now();
@@ -187,7 +217,9 @@ pub fn active_expire(shared: &Shared) {
         return;
     }
     let now = unix_ms();
-    let keys = core.engine.expired_keys(now, shared.next_seed(), EXPIRE_PER_TICK);
+    let keys = core
+        .engine
+        .expired_keys(now, shared.next_seed(), EXPIRE_PER_TICK);
     if keys.is_empty() {
         return;
     }
@@ -196,7 +228,14 @@ pub fn active_expire(shared: &Shared) {
         by_db.entry(db).or_default().push(k);
     }
     for (db, keys) in by_db {
-        core.apply(&WriteOp::Expire { db, keys, time_ms: now }, false);
+        core.apply(
+            &WriteOp::Expire {
+                db,
+                keys,
+                time_ms: now,
+            },
+            false,
+        );
     }
 }
 
@@ -214,7 +253,10 @@ mod tests {
         assert!(!protected_mode_refuses(&cfg, "::1".parse().unwrap()));
         assert!(!protected_mode_refuses(&cfg, mapped_local));
         cfg.requirepass = "pw".into();
-        assert!(!protected_mode_refuses(&cfg, remote), "a password lifts protected mode");
+        assert!(
+            !protected_mode_refuses(&cfg, remote),
+            "a password lifts protected mode"
+        );
         cfg.requirepass.clear();
         cfg.protected_mode = false;
         assert!(!protected_mode_refuses(&cfg, remote));

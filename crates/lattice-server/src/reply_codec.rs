@@ -81,6 +81,9 @@ mod tests {
     fn nulls_and_doubles() {
         assert_eq!(enc(&Reply::Nil, Version::Resp2), b"$-1\r\n");
         assert_eq!(enc(&Reply::NilArray, Version::Resp3), b"_\r\n");
-        assert_eq!(enc(&Reply::Double(0.1), Version::Resp3), b",0.10000000000000001\r\n");
+        assert_eq!(
+            enc(&Reply::Double(0.1), Version::Resp3),
+            b",0.10000000000000001\r\n"
+        );
     }
 }

@@ -26,7 +26,9 @@ tokio::task_local! {
 
 /// Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A client waiting in a blocking command.
@@ -57,10 +59,19 @@ impl Blocked {
     }
 
     /// Registers `client` as waiting on `keys` to re-run `args`.
-    pub fn add(&mut self, client: u64, db: usize, args: Vec<Bytes>, keys: Vec<Bytes>) -> oneshot::Receiver<Reply> {
+    pub fn add(
+        &mut self,
+        client: u64,
+        db: usize,
+        args: Vec<Bytes>,
+        keys: Vec<Bytes>,
+    ) -> oneshot::Receiver<Reply> {
         let (tx, rx) = oneshot::channel();
         for k in &keys {
-            self.by_key.entry((db, k.clone())).or_default().push_back(client);
+            self.by_key
+                .entry((db, k.clone()))
+                .or_default()
+                .push_back(client);
         }
         self.waiters.insert(client, Waiter { db, args, keys, tx });
         rx
@@ -101,7 +112,8 @@ impl Core {
     pub fn apply(&mut self, op: &WriteOp, allow_block: bool) -> Reply {
         let existed = self.watches.before_apply(op, &self.engine);
         let out = self.engine.apply(op, allow_block);
-        self.watches.after_apply(&out.effects, existed.as_ref(), &self.engine, op_time(op));
+        self.watches
+            .after_apply(&out.effects, existed.as_ref(), &self.engine, op_time(op));
         self.after_effects(out.effects, op_time(op));
         out.reply
     }
@@ -125,10 +137,14 @@ impl Core {
             if rounds > 100_000 {
                 break;
             }
-            let Some(queue) = self.blocked.by_key.get(&slot) else { continue };
+            let Some(queue) = self.blocked.by_key.get(&slot) else {
+                continue;
+            };
             let order: Vec<u64> = queue.iter().copied().collect();
             for client in order {
-                let Some(w) = self.blocked.waiters.get(&client) else { continue };
+                let Some(w) = self.blocked.waiters.get(&client) else {
+                    continue;
+                };
                 let op = WriteOp::Command {
                     db: w.db,
                     args: w.args.clone(),
@@ -139,7 +155,8 @@ impl Core {
                 if matches!(out.reply, Reply::WouldBlock { .. }) {
                     continue;
                 }
-                self.watches.after_apply(&out.effects, None, &self.engine, now_ms);
+                self.watches
+                    .after_apply(&out.effects, None, &self.engine, now_ms);
                 ready.extend(out.effects.into_iter().filter_map(|e| match e {
                     Effect::KeyReady { db, key } => Some((db, key)),
                     _ => None,
@@ -209,7 +226,9 @@ pub struct ClientHandle {
 impl ClientHandle {
     /// Locks the client's details (poisoning is recovered: the data is plain).
     pub fn info(&self) -> MutexGuard<'_, ClientInfo> {
-        self.info.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.info
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Marks the client killed and wakes its connection.
@@ -274,6 +293,8 @@ pub struct Shared {
     pub port: AtomicU64,
     /// Bumped on every CONFIG SET so connections refresh cached limits.
     pub config_epoch: AtomicU64,
+    /// Mirror of `config.maxmemory` (see `maxmemory()`).
+    maxmemory: AtomicU64,
     /// Command statistics, slow log, latency monitor, hot keys (`observe`).
     pub observe: crate::observe::Observe,
 }
@@ -283,8 +304,11 @@ impl Shared {
     pub fn new(config: ServerConfig) -> Arc<Self> {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::from_entropy();
-        let run_id: String = (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect();
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+            .collect();
         let engine = Engine::new(config.engine.clone());
+        let config_maxmemory = config.maxmemory;
         let (shutdown, _) = watch::channel(false);
         let observe = crate::observe::Observe::new(&config.observe);
         Arc::new(Self {
@@ -308,6 +332,7 @@ impl Shared {
             unpaused: Notify::new(),
             port: AtomicU64::new(0),
             config_epoch: AtomicU64::new(0),
+            maxmemory: AtomicU64::new(config_maxmemory),
             observe,
         })
     }
@@ -315,13 +340,19 @@ impl Shared {
     /// Locks the engine. A panic while holding the lock is a bug; the data is
     /// still consistent at command granularity, so later calls proceed.
     pub fn core(&self) -> MutexGuard<'_, Core> {
-        let mut g = self.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .core
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // An EXEC holding the engine exclusively lets only its own calls in.
         while let Some(owner) = g.exclusive {
             if EXCLUSIVE_OWNER.try_with(|o| *o).ok() == Some(owner) {
                 break;
             }
-            g = self.core_free.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
+            g = self
+                .core_free
+                .wait(g)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         g
     }
@@ -330,27 +361,49 @@ impl Shared {
     /// [`Exclusive`] is dropped, `core()` lets in only code running inside
     /// [`Exclusive::run`]. Takes the guard so the claim is made in the same
     /// critical section as the caller's checks (WATCH).
-    pub fn claim_exclusive<'a>(&'a self, mut core: MutexGuard<'a, Core>, owner: u64) -> Exclusive<'a> {
+    pub fn claim_exclusive<'a>(
+        &'a self,
+        mut core: MutexGuard<'a, Core>,
+        owner: u64,
+    ) -> Exclusive<'a> {
         core.exclusive = Some(owner);
         drop(core);
-        Exclusive { shared: self, owner }
+        Exclusive {
+            shared: self,
+            owner,
+        }
     }
 
     /// A copy of the configuration.
     pub fn config(&self) -> ServerConfig {
-        self.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Runs `f` on the configuration under the write lock.
     pub fn with_config_mut<T>(&self, f: impl FnOnce(&mut ServerConfig) -> T) -> T {
-        let mut g = self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut g)
+        let mut g = self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let r = f(&mut g);
+        self.maxmemory.store(g.maxmemory, Ordering::Relaxed);
+        r
+    }
+
+    /// `maxmemory`, read on every write without cloning the configuration.
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
     }
 
     /// A fresh seed for a write's RNG.
     pub fn next_seed(&self) -> u64 {
         // splitmix64 over a counter: distinct, well-mixed seeds without a lock.
-        let mut z = self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        let mut z = self
+            .seed
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -366,7 +419,10 @@ impl Shared {
             laddr,
             created: now,
             last_active: Mutex::new(now),
-            info: Mutex::new(ClientInfo { resp: 2, ..Default::default() }),
+            info: Mutex::new(ClientInfo {
+                resp: 2,
+                ..Default::default()
+            }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         });
@@ -385,7 +441,9 @@ impl Shared {
     }
 
     fn clients_lock(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
-        self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every connected client, by id.
@@ -416,7 +474,11 @@ impl Exclusive<'_> {
 
 impl Drop for Exclusive<'_> {
     fn drop(&mut self) {
-        let mut g = self.shared.core.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .shared
+            .core
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.exclusive = None;
         drop(g);
         self.shared.core_free.notify_all();

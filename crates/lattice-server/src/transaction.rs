@@ -827,7 +827,14 @@ mod tests {
         let mut w = Watches::default();
         apply(&mut e, &mut w, 0, &["SET", "k", "1"], 100);
         w.watch(1, 0, &argv(&["k"]), &e, 100);
-        let out = e.apply(&WriteOp::Evict { db: 0, keys: argv(&["k"]), time_ms: 101 }, false);
+        let out = e.apply(
+            &WriteOp::Evict {
+                db: 0,
+                keys: argv(&["k"]),
+                time_ms: 101,
+            },
+            false,
+        );
         w.after_apply(&out.effects, None, &e, 101);
         assert!(w.take_dirty(1, &e, 102));
     }

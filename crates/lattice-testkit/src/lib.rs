@@ -69,8 +69,14 @@ impl TestServer {
             .with_context(|| format!("spawning {bin}"))?;
         let (tx, rx) = mpsc::channel();
         for pipe in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -92,7 +98,12 @@ impl TestServer {
                 Ok(line) => {
                     if let Some(rest) = line.split("Ready to accept connections tcp addr=").nth(1) {
                         let addr: SocketAddr = rest.trim().parse().context("parsing address")?;
-                        return Ok(TestServer { child, addr, dir, logs: rx });
+                        return Ok(TestServer {
+                            child,
+                            addr,
+                            dir,
+                            logs: rx,
+                        });
                     }
                     seen.push(line);
                 }
@@ -107,7 +118,10 @@ impl TestServer {
                 while let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
                     seen.push(l);
                 }
-                bail!("lattice exited ({status}) before it was ready:\n{}", seen.join("\n"));
+                bail!(
+                    "lattice exited ({status}) before it was ready:\n{}",
+                    seen.join("\n")
+                );
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
@@ -179,8 +193,14 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .context("starting redis-server (apt-get install redis-server)")?;
-        let mut s = RedisServer { child, socket, _dir: dir };
-        if !wait_until(Duration::from_secs(10), || UnixStream::connect(&s.socket).is_ok()) {
+        let mut s = RedisServer {
+            child,
+            socket,
+            _dir: dir,
+        };
+        if !wait_until(Duration::from_secs(10), || {
+            UnixStream::connect(&s.socket).is_ok()
+        }) {
             let _ = s.child.kill();
             bail!("redis-server did not start");
         }
@@ -217,14 +237,20 @@ impl RawClient {
         let s = TcpStream::connect(addr)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         s.set_nodelay(true)?;
-        Ok(RawClient { stream: Stream::Tcp(s), buf: BytesMut::new() })
+        Ok(RawClient {
+            stream: Stream::Tcp(s),
+            buf: BytesMut::new(),
+        })
     }
 
     /// Connects over a unix socket.
     pub fn unix(path: &Path) -> anyhow::Result<RawClient> {
         let s = UnixStream::connect(path)?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(RawClient { stream: Stream::Unix(s), buf: BytesMut::new() })
+        Ok(RawClient {
+            stream: Stream::Unix(s),
+            buf: BytesMut::new(),
+        })
     }
 
     /// Sends raw bytes.
@@ -255,7 +281,8 @@ impl RawClient {
             if n == 0 {
                 return Ok(None);
             }
-            self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            self.buf
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
     }
 

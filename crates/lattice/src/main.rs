@@ -46,7 +46,10 @@ fn init_logging(cfg: &ServerConfig) -> anyhow::Result<()> {
             .append(true)
             .open(&cfg.logfile)
             .with_context(|| format!("cannot open logfile {}", cfg.logfile))?;
-        builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
     }
     Ok(())
 }
@@ -55,7 +58,11 @@ fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--version" | "-v") => {
-            println!("lattice {} (redis {})", env!("CARGO_PKG_VERSION"), lattice_server::REDIS_VERSION);
+            println!(
+                "lattice {} (redis {})",
+                env!("CARGO_PKG_VERSION"),
+                lattice_server::REDIS_VERSION
+            );
             return Ok(());
         }
         Some("--help" | "-h") => {

@@ -1091,7 +1091,6 @@ pub(crate) const SPECS: &[CommandSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd;
     use crate::{Effect, Engine, EngineConfig, EvictionPolicy};
 
     fn unhex(h: &str) -> Vec<u8> {
@@ -1103,16 +1102,7 @@ mod tests {
 
     fn run_at(e: &mut Engine, args: &[&[u8]], now: u64) -> Reply {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        let spec = match cmd::resolve(&args) {
-            Ok(r) => r.spec,
-            Err(err) => return Reply::Error(err),
-        };
-        if spec.is_write() {
-            let op = e.prepare(0, args, now, 7);
-            e.apply(&op, false).reply
-        } else {
-            e.read(spec, 0, &args, now, 7).reply
-        }
+        e.call(0, args, now, 7, false).reply
     }
 
     const NOW: u64 = 1_700_000_000_000;

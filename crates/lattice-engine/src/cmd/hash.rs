@@ -441,21 +441,7 @@ mod tests {
     /// through prepare/apply, reads through `read`.
     fn exec(e: &mut Engine, parts: &[&str], seed: u64) -> Outcome {
         let args = argv(parts);
-        let spec = match cmd::resolve(&args) {
-            Ok(r) => r.spec,
-            Err(err) => {
-                return Outcome {
-                    reply: Reply::Error(err),
-                    effects: Vec::new(),
-                }
-            }
-        };
-        if spec.is_write() {
-            let op = e.prepare(0, args, 1_000, seed);
-            e.apply(&op, true)
-        } else {
-            e.read(spec, 0, &args, 1_000, seed)
-        }
+        e.call(0, args, 1_000, seed, true)
     }
 
     fn run(e: &mut Engine, parts: &[&str]) -> Reply {

@@ -703,21 +703,11 @@ pub(crate) const SPECS: &[CommandSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd;
     use crate::{Engine, EngineConfig};
 
     fn run(e: &mut Engine, args: &[&[u8]]) -> Reply {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        let spec = match cmd::resolve(&args) {
-            Ok(r) => r.spec,
-            Err(err) => return Reply::Error(err),
-        };
-        if spec.is_write() {
-            let op = e.prepare(0, args, 1_000, 7);
-            e.apply(&op, false).reply
-        } else {
-            e.read(spec, 0, &args, 1_000, 7).reply
-        }
+        e.call(0, args, 1_000, 7, false).reply
     }
 
     fn int(r: Reply) -> i64 {

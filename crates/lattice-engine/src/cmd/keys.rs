@@ -74,14 +74,17 @@ fn expire_generic(ex: &mut Exec<'_>, args: &[Bytes], secs: bool, relative: bool)
         ));
     }
     if gt && lt {
-        return Err(CmdError::err("GT and LT options at the same time are not compatible"));
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
     }
-    let Some(e) = ex.lookup_write(key) else { return Ok(Reply::Int(0)) };
+    let Some(e) = ex.lookup_write(key) else {
+        return Ok(Reply::Int(0));
+    };
     let cur = e.expire_at;
     let has = cur != 0;
     let cur = cur as i64;
-    if (nx && has) || (xx && !has) || (gt && (!has || when <= cur)) || (lt && has && when >= cur)
-    {
+    if (nx && has) || (xx && !has) || (gt && (!has || when <= cur)) || (lt && has && when >= cur) {
         return Ok(Reply::Int(0));
     }
     if when <= ex.now_ms as i64 {
@@ -111,7 +114,9 @@ fn pexpireat(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
 /// TTL family: `-2` no key, `-1` no TTL; else remaining or absolute time.
 fn ttl_generic(ex: &mut Exec<'_>, args: &[Bytes], ms: bool, absolute: bool) -> R {
     let now = ex.now_ms;
-    let Some(e) = ex.lookup_read(arg(args, 1)) else { return Ok(Reply::Int(-2)) };
+    let Some(e) = ex.lookup_read(arg(args, 1)) else {
+        return Ok(Reply::Int(-2));
+    };
     if e.expire_at == 0 {
         return Ok(Reply::Int(-1));
     }
@@ -151,7 +156,9 @@ fn persist(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
 
 fn type_(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     // TYPE does not count as a hit or miss in Redis (LOOKUP_NOTOUCH); close enough.
-    let t = ex.lookup_read(arg(args, 1)).map_or("none", |e| e.value.value_type().name());
+    let t = ex
+        .lookup_read(arg(args, 1))
+        .map_or("none", |e| e.value.value_type().name());
     Ok(Reply::Status(t.into()))
 }
 
@@ -166,10 +173,13 @@ fn rename_generic(ex: &mut Exec<'_>, args: &[Bytes], nx: bool) -> R {
     if nx && ex.exists(dst) {
         return Ok(Reply::Int(0));
     }
-    let Some(entry) = ex.db_mut().remove(src) else { return Err(CmdError::NoSuchKey) };
+    let Some(entry) = ex.db_mut().remove(src) else {
+        return Err(CmdError::NoSuchKey);
+    };
     ex.modified(src);
     ex.delete(dst);
-    ex.db_mut().insert(dst, entry.value, entry.expire_at, entry.access);
+    ex.db_mut()
+        .insert(dst, entry.value, entry.expire_at, entry.access);
     ex.modified(dst);
     ex.notify(EventClass::Generic, "rename_from", src);
     ex.notify(EventClass::Generic, "rename_to", dst);
@@ -224,7 +234,8 @@ fn copy(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
         ex.delete(dst);
     }
     let access = access::initial_access(ex.now_ms, ex.config);
-    ex.db_mut().insert(dst, entry.value, entry.expire_at, access);
+    ex.db_mut()
+        .insert(dst, entry.value, entry.expire_at, access);
     ex.modified(dst);
     ex.notify(EventClass::Generic, "copy_to", dst);
     ex.key_ready(dst);
@@ -248,11 +259,14 @@ fn move_(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     if taken {
         return Ok(Reply::Int(0));
     }
-    let Some(entry) = ex.db_mut().remove(key) else { return Ok(Reply::Int(0)) };
+    let Some(entry) = ex.db_mut().remove(key) else {
+        return Ok(Reply::Int(0));
+    };
     ex.modified(key);
     ex.notify(EventClass::Generic, "move_from", key);
     ex.db = target;
-    ex.db_mut().insert(key, entry.value, entry.expire_at, entry.access);
+    ex.db_mut()
+        .insert(key, entry.value, entry.expire_at, entry.access);
     ex.modified(key);
     ex.notify(EventClass::Generic, "move_to", key);
     ex.key_ready(key);
@@ -318,7 +332,10 @@ fn scan(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
         }
         keys.push(Reply::bulk(k));
     });
-    Ok(Reply::Array(vec![Reply::bulk_str(&next.to_string()), Reply::Array(keys)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk_str(&next.to_string()),
+        Reply::Array(keys),
+    ]))
 }
 
 fn keys(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
@@ -344,7 +361,9 @@ fn randomkey(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
             return Ok(Reply::Nil);
         }
         let i = ex.rng.gen_range(0..n);
-        let Some((k, e)) = ex.db_mut().get_index(i) else { return Ok(Reply::Nil) };
+        let Some((k, e)) = ex.db_mut().get_index(i) else {
+            return Ok(Reply::Nil);
+        };
         if !e.is_expired(now) {
             return Ok(Reply::bulk(k));
         }
@@ -353,7 +372,11 @@ fn randomkey(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
 }
 
 fn touch(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
-    let n = args.iter().skip(1).filter(|k| ex.lookup_read(k).is_some()).count();
+    let n = args
+        .iter()
+        .skip(1)
+        .filter(|k| ex.lookup_read(k).is_some())
+        .count();
     Ok(Reply::Int(n as i64))
 }
 
@@ -401,18 +424,24 @@ fn swapdb(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     if a != b {
         ex.dbs.swap(a as usize, b as usize);
         ex.stats.dirty += 1;
-        ex.effects.push(Effect::Flushed { db: Some(a as usize) });
-        ex.effects.push(Effect::Flushed { db: Some(b as usize) });
+        ex.effects.push(Effect::Flushed {
+            db: Some(a as usize),
+        });
+        ex.effects.push(Effect::Flushed {
+            db: Some(b as usize),
+        });
     }
     Ok(Reply::Ok)
 }
 
 fn object_encoding(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     let now = ex.now_ms;
-    Ok(match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
-        Some(e) => Reply::bulk_str(e.value.encoding()),
-        None => Reply::Nil,
-    })
+    Ok(
+        match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
+            Some(e) => Reply::bulk_str(e.value.encoding()),
+            None => Reply::Nil,
+        },
+    )
 }
 
 fn object_freq(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
@@ -421,10 +450,12 @@ fn object_freq(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     }
     let now = ex.now_ms;
     let cfg = ex.config;
-    Ok(match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
-        Some(e) => Reply::Int(i64::from(access::lfu_decayed(e.access, now, cfg))),
-        None => Reply::Nil,
-    })
+    Ok(
+        match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
+            Some(e) => Reply::Int(i64::from(access::lfu_decayed(e.access, now, cfg))),
+            None => Reply::Nil,
+        },
+    )
 }
 
 fn object_idletime(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
@@ -432,18 +463,22 @@ fn object_idletime(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
         return Err(CmdError::err("An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
     let now = ex.now_ms;
-    Ok(match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
-        Some(e) => Reply::Int((access::idle_ms(e.access, now) / 1000) as i64),
-        None => Reply::Nil,
-    })
+    Ok(
+        match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
+            Some(e) => Reply::Int((access::idle_ms(e.access, now) / 1000) as i64),
+            None => Reply::Nil,
+        },
+    )
 }
 
 fn object_refcount(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     let now = ex.now_ms;
-    Ok(match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
-        Some(_) => Reply::Int(1),
-        None => Reply::Nil,
-    })
+    Ok(
+        match ex.db_mut().get(arg(args, 2)).filter(|e| !e.is_expired(now)) {
+            Some(_) => Reply::Int(1),
+            None => Reply::Nil,
+        },
+    )
 }
 
 fn object_help(_ex: &mut Exec<'_>, _args: &[Bytes]) -> R {
@@ -464,44 +499,228 @@ fn object_help(_ex: &mut Exec<'_>, _args: &[Bytes]) -> R {
         "HELP",
         "    Prints this help.",
     ];
-    Ok(Reply::Array(lines.iter().map(|l| Reply::Status((*l).into())).collect()))
+    Ok(Reply::Array(
+        lines.iter().map(|l| Reply::Status((*l).into())).collect(),
+    ))
 }
 
 const OBJECT_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("encoding", 3, READONLY, (2, 2, 1), Group::Generic, Some(object_encoding)),
-    CommandSpec::new("freq", 3, READONLY, (2, 2, 1), Group::Generic, Some(object_freq)),
-    CommandSpec::new("idletime", 3, READONLY, (2, 2, 1), Group::Generic, Some(object_idletime)),
-    CommandSpec::new("refcount", 3, READONLY, (2, 2, 1), Group::Generic, Some(object_refcount)),
-    CommandSpec::new("help", 2, LOADING | STALE, (0, 0, 0), Group::Generic, Some(object_help)),
+    CommandSpec::new(
+        "encoding",
+        3,
+        READONLY,
+        (2, 2, 1),
+        Group::Generic,
+        Some(object_encoding),
+    ),
+    CommandSpec::new(
+        "freq",
+        3,
+        READONLY,
+        (2, 2, 1),
+        Group::Generic,
+        Some(object_freq),
+    ),
+    CommandSpec::new(
+        "idletime",
+        3,
+        READONLY,
+        (2, 2, 1),
+        Group::Generic,
+        Some(object_idletime),
+    ),
+    CommandSpec::new(
+        "refcount",
+        3,
+        READONLY,
+        (2, 2, 1),
+        Group::Generic,
+        Some(object_refcount),
+    ),
+    CommandSpec::new(
+        "help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        Group::Generic,
+        Some(object_help),
+    ),
 ];
 
 /// Key-space command specs.
 pub(crate) const SPECS: &[CommandSpec] = &[
     CommandSpec::new("del", -2, WRITE, (1, -1, 1), Group::Generic, Some(del)),
-    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), Group::Generic, Some(del)),
-    CommandSpec::new("exists", -2, READONLY | FAST, (1, -1, 1), Group::Generic, Some(exists)),
-    CommandSpec::new("expire", -3, WRITE | FAST, (1, 1, 1), Group::Generic, Some(expire)),
-    CommandSpec::new("pexpire", -3, WRITE | FAST, (1, 1, 1), Group::Generic, Some(pexpire)),
-    CommandSpec::new("expireat", -3, WRITE | FAST, (1, 1, 1), Group::Generic, Some(expireat)),
-    CommandSpec::new("pexpireat", -3, WRITE | FAST, (1, 1, 1), Group::Generic, Some(pexpireat)),
-    CommandSpec::new("ttl", 2, READONLY | FAST, (1, 1, 1), Group::Generic, Some(ttl)),
-    CommandSpec::new("pttl", 2, READONLY | FAST, (1, 1, 1), Group::Generic, Some(pttl)),
-    CommandSpec::new("expiretime", 2, READONLY | FAST, (1, 1, 1), Group::Generic, Some(expiretime)),
-    CommandSpec::new("pexpiretime", 2, READONLY | FAST, (1, 1, 1), Group::Generic, Some(pexpiretime)),
-    CommandSpec::new("persist", 2, WRITE | FAST, (1, 1, 1), Group::Generic, Some(persist)),
-    CommandSpec::new("type", 2, READONLY | FAST, (1, 1, 1), Group::Generic, Some(type_)),
+    CommandSpec::new(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        (1, -1, 1),
+        Group::Generic,
+        Some(del),
+    ),
+    CommandSpec::new(
+        "exists",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        Group::Generic,
+        Some(exists),
+    ),
+    CommandSpec::new(
+        "expire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(expire),
+    ),
+    CommandSpec::new(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(pexpire),
+    ),
+    CommandSpec::new(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(expireat),
+    ),
+    CommandSpec::new(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(pexpireat),
+    ),
+    CommandSpec::new(
+        "ttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(ttl),
+    ),
+    CommandSpec::new(
+        "pttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(pttl),
+    ),
+    CommandSpec::new(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(expiretime),
+    ),
+    CommandSpec::new(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(pexpiretime),
+    ),
+    CommandSpec::new(
+        "persist",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(persist),
+    ),
+    CommandSpec::new(
+        "type",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(type_),
+    ),
     CommandSpec::new("rename", 3, WRITE, (1, 2, 1), Group::Generic, Some(rename)),
-    CommandSpec::new("renamenx", 3, WRITE | FAST, (1, 2, 1), Group::Generic, Some(renamenx)),
-    CommandSpec::new("copy", -3, WRITE | DENYOOM, (1, 2, 1), Group::Generic, Some(copy)),
-    CommandSpec::new("move", 3, WRITE | FAST, (1, 1, 1), Group::Generic, Some(move_)),
+    CommandSpec::new(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        (1, 2, 1),
+        Group::Generic,
+        Some(renamenx),
+    ),
+    CommandSpec::new(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        Group::Generic,
+        Some(copy),
+    ),
+    CommandSpec::new(
+        "move",
+        3,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::Generic,
+        Some(move_),
+    ),
     CommandSpec::new("scan", -2, READONLY, (0, 0, 0), Group::Generic, Some(scan)),
     CommandSpec::new("keys", 2, READONLY, (0, 0, 0), Group::Generic, Some(keys)),
-    CommandSpec::new("randomkey", 1, READONLY, (0, 0, 0), Group::Generic, Some(randomkey)),
-    CommandSpec::new("touch", -2, READONLY | FAST, (1, -1, 1), Group::Generic, Some(touch)),
-    CommandSpec::new("dbsize", 1, READONLY | FAST, (0, 0, 0), Group::Server, Some(dbsize)),
-    CommandSpec::new("flushdb", -1, WRITE, (0, 0, 0), Group::Server, Some(flushdb)),
-    CommandSpec::new("flushall", -1, WRITE, (0, 0, 0), Group::Server, Some(flushall)),
-    CommandSpec::new("swapdb", 3, WRITE | FAST, (0, 0, 0), Group::Server, Some(swapdb)),
+    CommandSpec::new(
+        "randomkey",
+        1,
+        READONLY,
+        (0, 0, 0),
+        Group::Generic,
+        Some(randomkey),
+    ),
+    CommandSpec::new(
+        "touch",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        Group::Generic,
+        Some(touch),
+    ),
+    CommandSpec::new(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        (0, 0, 0),
+        Group::Server,
+        Some(dbsize),
+    ),
+    CommandSpec::new(
+        "flushdb",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        Group::Server,
+        Some(flushdb),
+    ),
+    CommandSpec::new(
+        "flushall",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        Group::Server,
+        Some(flushall),
+    ),
+    CommandSpec::new(
+        "swapdb",
+        3,
+        WRITE | FAST,
+        (0, 0, 0),
+        Group::Server,
+        Some(swapdb),
+    ),
     CommandSpec::new("object", -2, 0, (0, 0, 0), Group::Generic, None)
         .with_subcommands(OBJECT_SUBS),
 ];

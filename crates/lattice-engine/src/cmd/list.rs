@@ -19,7 +19,7 @@ use super::flags::*;
 use super::{CommandSpec, Group};
 use crate::effect::EventClass;
 use crate::exec::Exec;
-use crate::number::{arg_i64, parse_f64, parse_i64};
+use crate::number::{arg_i64, parse_i64};
 use crate::{CmdError, Reply};
 
 type R = Result<Reply, CmdError>;
@@ -189,7 +189,7 @@ fn parse_hex_float(text: &str) -> Option<f64> {
 /// to `LLONG_MIN` on x86-64, so Redis calls it negative; so do we. Redis
 /// 7.0 has no upper bound check: a huge timeout blocks (practically)
 /// forever, and the caller must add it to the clock with saturation.
-fn parse_timeout(raw: &[u8]) -> Result<u64, CmdError> {
+pub(crate) fn parse_timeout(raw: &[u8]) -> Result<u64, CmdError> {
     // `long double` spans about 3.6e-4951 (subnormal) to 1.19e4932.
     const LDBL_MAX_EXP10: i64 = 4932;
     const LDBL_MIN_EXP10: i64 = -4951;
@@ -207,8 +207,16 @@ fn parse_timeout(raw: &[u8]) -> Result<u64, CmdError> {
         }
         ms as i128
     } else {
-        // Syntax (and NaN) as `strtod`; infinities are out of `long long`.
-        let v = parse_f64(raw).ok_or_else(not_float)?;
+        // Syntax (and NaN) as `strtod`; range is checked below against
+        // `long double`, not `f64`; infinities are out of `long long`.
+        let r = crate::number::strtod(raw);
+        if raw.first().is_some_and(|&c| crate::number::is_c_space(c))
+            || r.used != raw.len()
+            || r.value.is_nan()
+        {
+            return Err(not_float());
+        }
+        let v = r.value;
         if v.is_infinite() && !text.bytes().any(|c| c.is_ascii_digit()) {
             return Err(negative());
         }
@@ -847,21 +855,7 @@ mod tests {
     /// through prepare/apply (blocking allowed or not), reads through `read`.
     fn exec_with(e: &mut Engine, parts: &[&str], allow_block: bool) -> Outcome {
         let args = argv(parts);
-        let spec = match cmd::resolve(&args) {
-            Ok(r) => r.spec,
-            Err(err) => {
-                return Outcome {
-                    reply: Reply::Error(err),
-                    effects: Vec::new(),
-                }
-            }
-        };
-        if spec.is_write() {
-            let op = e.prepare(0, args, 1_000, 7);
-            e.apply(&op, allow_block)
-        } else {
-            e.read(spec, 0, &args, 1_000, 7)
-        }
+        e.call(0, args, 1_000, 7, allow_block)
     }
 
     fn run(e: &mut Engine, parts: &[&str]) -> Reply {

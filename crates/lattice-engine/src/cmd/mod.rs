@@ -239,7 +239,9 @@ impl CommandSpec {
 
     /// Finds a subcommand by name (case-insensitive).
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        self.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
     }
 
     /// Positions of the keys in `args` (COMMAND GETKEYS, ACL key checks, slots).
@@ -283,7 +285,11 @@ impl CommandSpec {
         if self.flags & flags::BLOCKING != 0 {
             c.push("@blocking");
         }
-        c.push(if self.flags & flags::FAST != 0 { "@fast" } else { "@slow" });
+        c.push(if self.flags & flags::FAST != 0 {
+            "@fast"
+        } else {
+            "@slow"
+        });
         c.dedup();
         c
     }
@@ -350,7 +356,10 @@ pub struct Resolved {
 /// errors. A container called with a subcommand resolves to the
 /// subcommand; `COMMAND` alone resolves to the container.
 pub fn resolve(args: &[Bytes]) -> Result<Resolved, CmdError> {
-    let spec = args.first().and_then(|n| lookup(n)).ok_or_else(|| unknown_command_error(args))?;
+    let spec = args
+        .first()
+        .and_then(|n| lookup(n))
+        .ok_or_else(|| unknown_command_error(args))?;
     if !spec.arity_ok(args.len()) {
         return Err(arity_error(spec, None));
     }
@@ -358,11 +367,16 @@ pub fn resolve(args: &[Bytes]) -> Result<Resolved, CmdError> {
         return Ok(Resolved { spec, parent: None });
     }
     let sub_name = args.get(1).map_or(&[][..], |b| &b[..]);
-    let sub = spec.subcommand(sub_name).ok_or_else(|| unknown_subcommand_error(spec, sub_name))?;
+    let sub = spec
+        .subcommand(sub_name)
+        .ok_or_else(|| unknown_subcommand_error(spec, sub_name))?;
     if !sub.arity_ok(args.len()) {
         return Err(arity_error(sub, Some(spec)));
     }
-    Ok(Resolved { spec: sub, parent: Some(spec) })
+    Ok(Resolved {
+        spec: sub,
+        parent: Some(spec),
+    })
 }
 
 /// The `ERR wrong number of arguments` error for a (sub)command.
@@ -375,7 +389,10 @@ pub fn arity_error(spec: &CommandSpec, parent: Option<&CommandSpec>) -> CmdError
 
 /// The `ERR unknown command` error, as Redis formats it.
 pub fn unknown_command_error(args: &[Bytes]) -> CmdError {
-    let name = args.first().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let name = args
+        .first()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
     let name: String = name.chars().take(128).collect();
     let mut rest = String::new();
     for a in args.iter().skip(1) {
@@ -386,7 +403,9 @@ pub fn unknown_command_error(args: &[Bytes]) -> CmdError {
             break;
         }
     }
-    CmdError::err(format!("unknown command '{name}', with args beginning with: {rest}"))
+    CmdError::err(format!(
+        "unknown command '{name}', with args beginning with: {rest}"
+    ))
 }
 
 /// The `ERR unknown subcommand` error.
@@ -423,14 +442,22 @@ mod tests {
                 assert!(server_names.contains(&s.name), "{} has no handler", s.name);
             }
             let both = flags::WRITE | flags::READONLY;
-            assert_ne!(s.flags & both, both, "{} is both write and readonly", s.name);
+            assert_ne!(
+                s.flags & both,
+                both,
+                "{} is both write and readonly",
+                s.name
+            );
         }
     }
 
     #[test]
     fn key_positions_follow_the_spec() {
         let mset = lookup(b"MSET").unwrap();
-        let args: Vec<Bytes> = ["MSET", "a", "1", "b", "2"].iter().map(|s| Bytes::from(*s)).collect();
+        let args: Vec<Bytes> = ["MSET", "a", "1", "b", "2"]
+            .iter()
+            .map(|s| Bytes::from(*s))
+            .collect();
         assert_eq!(mset.key_positions(&args), vec![1, 3]);
     }
 

@@ -39,8 +39,18 @@ const CONFIG_SUBS: &[CommandSpec] = &[
 const DEBUG_SUBS: &[CommandSpec] = &[
     s("sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
     s("object", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
-    s("set-active-expire", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
-    s("populate", -3, ADMIN | NOSCRIPT | LOADING | STALE | WRITE, S),
+    s(
+        "set-active-expire",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        S,
+    ),
+    s(
+        "populate",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE | WRITE,
+        S,
+    ),
     s("help", 2, LOADING | STALE, S),
 ];
 
@@ -92,7 +102,12 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     s("info", -1, LOADING | STALE, S),
     s("config", -2, 0, S).with_subcommands(CONFIG_SUBS),
     s("time", 1, LOADING | STALE | FAST, S),
-    s("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, S),
+    s(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        S,
+    ),
     s("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, S).with_subcommands(DEBUG_SUBS),
     s("command", -1, LOADING | STALE, C).with_subcommands(COMMAND_SUBS),
     s("memory", -2, 0, S).with_subcommands(MEMORY_SUBS),
@@ -103,6 +118,13 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     s("multi", 1, NOSCRIPT | LOADING | STALE | FAST, T),
     s("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, T),
     s("discard", 1, NOSCRIPT | LOADING | STALE | FAST, T),
-    CommandSpec::new("watch", -2, NOSCRIPT | LOADING | STALE | FAST, (1, -1, 1), T, None),
+    CommandSpec::new(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST,
+        (1, -1, 1),
+        T,
+        None,
+    ),
     s("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, T),
 ];

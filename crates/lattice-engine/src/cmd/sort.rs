@@ -21,7 +21,7 @@ use super::{CommandSpec, Group};
 use crate::effect::EventClass;
 use crate::exec::Exec;
 use crate::keyspace::Entry;
-use crate::number::arg_i64;
+use crate::number::{self, arg_i64};
 use crate::value::Value;
 use crate::{CmdError, Reply};
 
@@ -31,135 +31,14 @@ fn arg(args: &[Bytes], i: usize) -> &[u8] {
     args.get(i).map_or(&[][..], |b| &b[..])
 }
 
-/// Parses a score as C's `strtod` would for SORT: the whole string (up to a
-/// NUL byte) must be a number, not NaN and not out of `f64` range; the empty
-/// string is 0.
+/// Parses a score as Redis's SORT does: `strtod` over the whole string (up
+/// to a NUL byte), rejecting NaN and any ERANGE; the empty string is 0.
 fn parse_score(raw: &[u8]) -> Option<f64> {
-    let s = raw.split(|&c| c == 0).next().unwrap_or_default();
-    if s.is_empty() {
-        return Some(0.0);
-    }
-    let start = s
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
-    let body = s.get(start..)?;
-    let (neg, rest) = match body.split_first() {
-        Some((b'-', r)) => (true, r),
-        Some((b'+', r)) => (false, r),
-        _ => (false, body),
-    };
-    let lower = rest.to_ascii_lowercase();
-    let magnitude = if lower == b"inf" || lower == b"infinity" {
-        f64::INFINITY
-    } else if lower.starts_with(b"0x") {
-        parse_hex(lower.get(2..)?)?
-    } else {
-        parse_decimal(rest)?
-    };
-    Some(if neg { -magnitude } else { magnitude })
+    let s = number::c_str(raw);
+    let r = number::strtod(s);
+    (r.used == s.len() && !r.erange && !r.value.is_nan()).then_some(r.value)
 }
 
-/// A decimal float with ERANGE treated as an error (overflow, or a nonzero
-/// value that underflows to a subnormal or zero).
-fn parse_decimal(s: &[u8]) -> Option<f64> {
-    let mut i = 0;
-    let digits = |s: &[u8], mut i: usize| {
-        while s.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        i
-    };
-    let int_end = digits(s, i);
-    let mut nonzero = s.get(i..int_end)?.iter().any(|&c| c != b'0');
-    i = int_end;
-    let mut frac_digits = 0;
-    if s.get(i) == Some(&b'.') {
-        let end = digits(s, i + 1);
-        frac_digits = end - i - 1;
-        nonzero |= s.get(i + 1..end)?.iter().any(|&c| c != b'0');
-        i = end;
-    }
-    if int_end == 0 && frac_digits == 0 {
-        return None;
-    }
-    if matches!(s.get(i), Some(b'e' | b'E')) {
-        let mut j = i + 1;
-        if matches!(s.get(j), Some(b'+' | b'-')) {
-            j += 1;
-        }
-        let end = digits(s, j);
-        if end > j {
-            i = end;
-        }
-    }
-    if i != s.len() {
-        return None;
-    }
-    let v: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
-    let out_of_range = v.is_infinite() || (nonzero && (v == 0.0 || v.abs() < f64::MIN_POSITIVE));
-    (!out_of_range).then_some(v)
-}
-
-/// A hexadecimal float (`strtod`'s `0x1.8p3` form) after the `0x`.
-fn parse_hex(s: &[u8]) -> Option<f64> {
-    let mut mant = 0f64;
-    let mut exp: i64 = 0;
-    let mut i = 0;
-    let mut any = false;
-    let hexval = |c: u8| (c as char).to_digit(16).map(f64::from);
-    while let Some(d) = s.get(i).copied().and_then(hexval) {
-        mant = mant * 16.0 + d;
-        any = true;
-        i += 1;
-    }
-    if s.get(i) == Some(&b'.') {
-        i += 1;
-        while let Some(d) = s.get(i).copied().and_then(hexval) {
-            mant = mant * 16.0 + d;
-            exp -= 4;
-            any = true;
-            i += 1;
-        }
-    }
-    if !any {
-        return None;
-    }
-    if s.get(i) == Some(&b'p') {
-        let mut j = i + 1;
-        let neg = match s.get(j) {
-            Some(b'-') => {
-                j += 1;
-                true
-            }
-            Some(b'+') => {
-                j += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = j;
-        let mut e: i64 = 0;
-        while let Some(c) = s.get(j).filter(|c| c.is_ascii_digit()) {
-            e = e.saturating_mul(10).saturating_add(i64::from(c - b'0'));
-            j += 1;
-        }
-        if j > start {
-            exp = exp.saturating_add(if neg { -e } else { e });
-            i = j;
-        }
-    }
-    if i != s.len() {
-        return None;
-    }
-    let v = mant * 2f64.powi(exp.clamp(-2000, 2000) as i32);
-    let out_of_range =
-        v.is_infinite() || (mant != 0.0 && (v == 0.0 || v.abs() < f64::MIN_POSITIVE));
-    (!out_of_range).then_some(v)
-}
-
-/// Redis's `lookupKeyByPattern`: `#` is the element itself; otherwise the
-/// first `*` is replaced by the element and the string key (or, with
-/// `->field`, the hash field) it names is read.
 fn lookup_by_pattern(ex: &mut Exec<'_>, pattern: &[u8], subst: &[u8]) -> Option<Vec<u8>> {
     if pattern == b"#" {
         return Some(subst.to_vec());
@@ -649,16 +528,7 @@ mod tests {
             .split(' ')
             .map(|p| Bytes::copy_from_slice(p.as_bytes()))
             .collect();
-        let spec = match cmd::resolve(&args) {
-            Ok(r) => r.spec,
-            Err(err) => return Reply::Error(err),
-        };
-        if spec.is_write() {
-            let op = e.prepare(0, args, 1_000, 7);
-            e.apply(&op, false).reply
-        } else {
-            e.read(spec, 0, &args, 1_000, 7).reply
-        }
+        e.call(0, args, 1_000, 7, false).reply
     }
 
     /// The reply as strings ("(nil)" for nil), or the error text.

@@ -134,10 +134,18 @@ fn set(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     };
     let exists = ex.exists(key);
     if (nx && exists) || (xx && !exists) {
-        return Ok(if want_get { Reply::opt_bulk(old.as_deref()) } else { Reply::Nil });
+        return Ok(if want_get {
+            Reply::opt_bulk(old.as_deref())
+        } else {
+            Reply::Nil
+        });
     }
     store(ex, key, val, ttl);
-    Ok(if want_get { Reply::opt_bulk(old.as_deref()) } else { Reply::Ok })
+    Ok(if want_get {
+        Reply::opt_bulk(old.as_deref())
+    } else {
+        Reply::Ok
+    })
 }
 
 fn setnx(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
@@ -174,7 +182,9 @@ fn getex(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
         }
         i += 1;
     }
-    let Some(v) = ex.read_str(key)?.cloned() else { return Ok(Reply::Nil) };
+    let Some(v) = ex.read_str(key)?.cloned() else {
+        return Ok(Reply::Nil);
+    };
     match ttl {
         TtlOpt::At(at) if at <= ex.now_ms => {
             ex.delete(key);
@@ -197,7 +207,9 @@ fn getex(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
 
 fn getdel(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     let key = arg(args, 1);
-    let Some(v) = ex.read_str(key)?.cloned() else { return Ok(Reply::Nil) };
+    let Some(v) = ex.read_str(key)?.cloned() else {
+        return Ok(Reply::Nil);
+    };
     ex.delete(key);
     ex.notify(EventClass::Generic, "del", key);
     Ok(Reply::bulk(&v))
@@ -295,7 +307,9 @@ fn append(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
 }
 
 fn strlen(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
-    Ok(Reply::Int(ex.read_str(arg(args, 1))?.map_or(0, |s| s.len()) as i64))
+    Ok(Reply::Int(
+        ex.read_str(arg(args, 1))?.map_or(0, |s| s.len()) as i64,
+    ))
 }
 
 /// Redis's GETRANGE index arithmetic.
@@ -320,7 +334,9 @@ pub(crate) fn range_bounds(start: i64, end: i64, len: usize) -> Option<(usize, u
 fn getrange(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     let start = arg_i64(arg(args, 2))?;
     let end = arg_i64(arg(args, 3))?;
-    let Some(s) = ex.read_str(arg(args, 1))? else { return Ok(Reply::bulk(b"")) };
+    let Some(s) = ex.read_str(arg(args, 1))? else {
+        return Ok(Reply::bulk(b""));
+    };
     Ok(match range_bounds(start, end, s.len()) {
         Some((a, b)) => Reply::bulk(s.get(a..=b).unwrap_or_default()),
         None => Reply::bulk(b""),
@@ -426,13 +442,13 @@ fn lcs(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
             "If you want both the length and indexes, please just use IDX.",
         ));
     }
-    let a = ex.read_str(arg(args, 1)).map_err(|_| {
-        CmdError::err("The specified keys must contain string values")
-    })?;
+    let a = ex
+        .read_str(arg(args, 1))
+        .map_err(|_| CmdError::err("The specified keys must contain string values"))?;
     let a = a.map(|s| s.to_vec()).unwrap_or_default();
-    let b = ex.read_str(arg(args, 2)).map_err(|_| {
-        CmdError::err("The specified keys must contain string values")
-    })?;
+    let b = ex
+        .read_str(arg(args, 2))
+        .map_err(|_| CmdError::err("The specified keys must contain string values"))?;
     let b = b.map(|s| s.to_vec()).unwrap_or_default();
     let cells = (a.len() + 1).saturating_mul(b.len() + 1);
     if cells.saturating_mul(4) > ex.config.proto_max_bulk_len {
@@ -531,25 +547,109 @@ const W: u32 = WRITE | DENYOOM;
 
 /// String command specs.
 pub(crate) const SPECS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, READONLY | FAST, (1, 1, 1), Group::String, Some(get)),
+    CommandSpec::new(
+        "get",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(get),
+    ),
     CommandSpec::new("set", -3, W, (1, 1, 1), Group::String, Some(set)),
     CommandSpec::new("setnx", 3, W | FAST, (1, 1, 1), Group::String, Some(setnx)),
     CommandSpec::new("setex", 4, W, (1, 1, 1), Group::String, Some(setex)),
     CommandSpec::new("psetex", 4, W, (1, 1, 1), Group::String, Some(psetex)),
-    CommandSpec::new("getex", -2, WRITE | FAST, (1, 1, 1), Group::String, Some(getex)),
-    CommandSpec::new("getdel", 2, WRITE | FAST, (1, 1, 1), Group::String, Some(getdel)),
-    CommandSpec::new("getset", 3, W | FAST, (1, 1, 1), Group::String, Some(getset)),
+    CommandSpec::new(
+        "getex",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(getex),
+    ),
+    CommandSpec::new(
+        "getdel",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(getdel),
+    ),
+    CommandSpec::new(
+        "getset",
+        3,
+        W | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(getset),
+    ),
     CommandSpec::new("incr", 2, W | FAST, (1, 1, 1), Group::String, Some(incr)),
     CommandSpec::new("decr", 2, W | FAST, (1, 1, 1), Group::String, Some(decr)),
-    CommandSpec::new("incrby", 3, W | FAST, (1, 1, 1), Group::String, Some(incrby)),
-    CommandSpec::new("decrby", 3, W | FAST, (1, 1, 1), Group::String, Some(decrby)),
-    CommandSpec::new("incrbyfloat", 3, W | FAST, (1, 1, 1), Group::String, Some(incrbyfloat)),
-    CommandSpec::new("append", 3, W | FAST, (1, 1, 1), Group::String, Some(append)),
-    CommandSpec::new("strlen", 2, READONLY | FAST, (1, 1, 1), Group::String, Some(strlen)),
-    CommandSpec::new("getrange", 4, READONLY, (1, 1, 1), Group::String, Some(getrange)),
-    CommandSpec::new("substr", 4, READONLY, (1, 1, 1), Group::String, Some(getrange)),
+    CommandSpec::new(
+        "incrby",
+        3,
+        W | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(incrby),
+    ),
+    CommandSpec::new(
+        "decrby",
+        3,
+        W | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(decrby),
+    ),
+    CommandSpec::new(
+        "incrbyfloat",
+        3,
+        W | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(incrbyfloat),
+    ),
+    CommandSpec::new(
+        "append",
+        3,
+        W | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(append),
+    ),
+    CommandSpec::new(
+        "strlen",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        Group::String,
+        Some(strlen),
+    ),
+    CommandSpec::new(
+        "getrange",
+        4,
+        READONLY,
+        (1, 1, 1),
+        Group::String,
+        Some(getrange),
+    ),
+    CommandSpec::new(
+        "substr",
+        4,
+        READONLY,
+        (1, 1, 1),
+        Group::String,
+        Some(getrange),
+    ),
     CommandSpec::new("setrange", 4, W, (1, 1, 1), Group::String, Some(setrange)),
-    CommandSpec::new("mget", -2, READONLY | FAST, (1, -1, 1), Group::String, Some(mget)),
+    CommandSpec::new(
+        "mget",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        Group::String,
+        Some(mget),
+    ),
     CommandSpec::new("mset", -3, W, (1, -1, 2), Group::String, Some(mset)),
     CommandSpec::new("msetnx", -3, W, (1, -1, 2), Group::String, Some(msetnx)),
     CommandSpec::new("lcs", -3, READONLY, (1, 2, 1), Group::String, Some(lcs)),
@@ -572,7 +672,10 @@ mod tests {
     fn expire_parsing() {
         assert_eq!(expire_at_ms("set", b"10", true, true, 1000), Ok(11_000));
         assert!(expire_at_ms("set", b"0", true, true, 1000).is_err());
-        assert_eq!(expire_at_ms("set", b"x", true, true, 0), Err(CmdError::NotInteger));
+        assert_eq!(
+            expire_at_ms("set", b"x", true, true, 0),
+            Err(CmdError::NotInteger)
+        );
         assert!(expire_at_ms("set", b"9223372036854775807", true, true, 0).is_err());
     }
 }

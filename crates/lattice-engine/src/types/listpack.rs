@@ -94,7 +94,10 @@ impl Listpack {
 
     /// Iterates over the entries in order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { buf: &self.buf, pos: 0 }
+        Iter {
+            buf: &self.buf,
+            pos: 0,
+        }
     }
 
     /// Byte offset of entry `idx` (or the end when `idx == len`).
@@ -222,7 +225,10 @@ mod tests {
         model.remove(0);
         assert_eq!(lp.iter().map(<[u8]>::to_vec).collect::<Vec<_>>(), model);
         assert_eq!(lp.len(), model.len());
-        assert_eq!(lp.find(b"xyz", 0, 1), model.iter().position(|m| m == b"xyz"));
+        assert_eq!(
+            lp.find(b"xyz", 0, 1),
+            model.iter().position(|m| m == b"xyz")
+        );
         assert_eq!(lp.pop_back(), model.pop());
         assert_eq!(lp.pop_front(), Some(model.remove(0)));
     }

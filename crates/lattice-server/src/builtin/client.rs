@@ -25,7 +25,10 @@ pub(crate) fn describe(h: &ClientHandle) -> String {
     let info = h.info();
     let now = Instant::now();
     let age = now.duration_since(h.created).as_secs();
-    let last = *h.last_active.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let last = *h
+        .last_active
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let idle = now.duration_since(last).as_secs();
     let flags = if info.blocked { "b" } else { "N" };
     format!(
@@ -134,7 +137,10 @@ fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
             b"TYPE" if i + 1 < args.len() => {
                 let t = arg_str(args, i + 1).to_ascii_lowercase();
                 if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
-                    return Err(CmdError::err(format!("Unknown client type '{}'", arg_str(args, i + 1))));
+                    return Err(CmdError::err(format!(
+                        "Unknown client type '{}'",
+                        arg_str(args, i + 1)
+                    )));
                 }
                 if t != "normal" {
                     return Ok(Reply::Verbatim(String::new()));
@@ -144,7 +150,9 @@ fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
             b"ID" if i + 1 < args.len() => {
                 let mut v = Vec::new();
                 for a in args.iter().skip(i + 1) {
-                    let n = parse_i64(a).filter(|&n| n > 0).ok_or_else(|| CmdError::err("Invalid client ID"))?;
+                    let n = parse_i64(a)
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| CmdError::err("Invalid client ID"))?;
                     v.push(n as u64);
                 }
                 ids = Some(v);
@@ -175,7 +183,11 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
         }
         "getname" => {
             let name = conn.handle.info().name.clone();
-            Ok(if name.is_empty() { Reply::Nil } else { Reply::bulk_str(&name) })
+            Ok(if name.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::bulk_str(&name)
+            })
         }
         "list" => list(conn, args),
         "info" => Ok(Reply::Verbatim(format!("{}\n", describe(&conn.handle)))),
@@ -189,13 +201,17 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
             match arg(args, 2).to_ascii_lowercase().as_slice() {
                 b"lib-name" => {
                     if value.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
-                        return Err(CmdError::err("lib-name cannot contain spaces, newlines or special characters."));
+                        return Err(CmdError::err(
+                            "lib-name cannot contain spaces, newlines or special characters.",
+                        ));
                     }
                     conn.handle.info().lib_name = value;
                 }
                 b"lib-ver" => {
                     if value.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
-                        return Err(CmdError::err("lib-ver cannot contain spaces, newlines or special characters."));
+                        return Err(CmdError::err(
+                            "lib-ver cannot contain spaces, newlines or special characters.",
+                        ));
                     }
                     conn.handle.info().lib_ver = value;
                 }
@@ -218,33 +234,56 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
                 Some(m) if m == b"ALL" && args.len() == 4 => false,
                 _ => return Err(CmdError::Syntax),
             };
-            let mut p = conn.shared.pause.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut p = conn
+                .shared
+                .pause
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let until = Instant::now() + Duration::from_millis(ms as u64);
             // A new pause extends but never shortens, and ALL wins over WRITE.
             let until = p.until.map_or(until, |u| u.max(until));
             let writes_only = writes_only && p.until.is_none_or(|_| p.writes_only);
-            *p = Pause { until: Some(until), writes_only };
+            *p = Pause {
+                until: Some(until),
+                writes_only,
+            };
             Ok(Reply::Ok)
         }
         "unpause" => {
-            *conn.shared.pause.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Pause::default();
+            *conn
+                .shared
+                .pause
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Pause::default();
             conn.shared.unpaused.notify_waiters();
             Ok(Reply::Ok)
         }
         "help" => Ok(help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GETNAME", "    Return the name of the current connection.",
-            "ID", "    Return the ID of the current connection.",
-            "INFO", "    Return information about the current client connection.",
-            "KILL <ip:port>", "    Kill connection made from <ip:port>.",
-            "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
-            "LIST [options ...]", "    Return information about client connections.",
-            "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
-            "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
-            "SETINFO <option> <value>", "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
-            "SETNAME <name>", "    Assign the name <name> to the current connection.",
-            "UNPAUSE", "    Stop the current client pause, resuming traffic.",
-            "HELP", "    Prints this help.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
+            "LIST [options ...]",
+            "    Return information about client connections.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "SETINFO <option> <value>",
+            "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "HELP",
+            "    Prints this help.",
         ])),
         _ => Err(CmdError::Syntax),
     }

@@ -17,9 +17,16 @@ fn info_entry(spec: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
         .filter(|(bit, _)| spec.flags & bit != 0)
         .map(|(_, n)| Reply::Status((*n).to_string()))
         .collect();
-    let acl: Vec<Reply> =
-        spec.acl_categories().into_iter().map(|c| Reply::Status(c.to_string())).collect();
-    let subs: Vec<Reply> = spec.subcommands.iter().map(|s| info_entry(s, Some(spec))).collect();
+    let acl: Vec<Reply> = spec
+        .acl_categories()
+        .into_iter()
+        .map(|c| Reply::Status(c.to_string()))
+        .collect();
+    let subs: Vec<Reply> = spec
+        .subcommands
+        .iter()
+        .map(|s| info_entry(s, Some(spec)))
+        .collect();
     Reply::Array(vec![
         Reply::bulk_str(&name),
         Reply::Int(i64::from(spec.arity)),
@@ -44,7 +51,12 @@ fn docs_entry(spec: &CommandSpec) -> Reply {
         let subs = spec
             .subcommands
             .iter()
-            .map(|s| (Reply::bulk_str(&format!("{}|{}", spec.name, s.name)), docs_entry(s)))
+            .map(|s| {
+                (
+                    Reply::bulk_str(&format!("{}|{}", spec.name, s.name)),
+                    docs_entry(s),
+                )
+            })
             .collect();
         fields.push((Reply::bulk_str("subcommands"), Reply::Map(subs)));
     }
@@ -52,7 +64,9 @@ fn docs_entry(spec: &CommandSpec) -> Reply {
 }
 
 pub(super) fn command_all() -> Result<Reply, CmdError> {
-    Ok(Reply::Array(all_commands().iter().map(|s| info_entry(s, None)).collect()))
+    Ok(Reply::Array(
+        all_commands().iter().map(|s| info_entry(s, None)).collect(),
+    ))
 }
 
 pub(super) fn run(sub: &str, args: &[Bytes]) -> Result<Reply, CmdError> {
@@ -75,19 +89,31 @@ pub(super) fn run(sub: &str, args: &[Bytes]) -> Result<Reply, CmdError> {
             } else {
                 args.iter().skip(2).filter_map(|n| lookup(n)).collect()
             };
-            Ok(Reply::Map(specs.iter().map(|s| (Reply::bulk_str(s.name), docs_entry(s))).collect()))
+            Ok(Reply::Map(
+                specs
+                    .iter()
+                    .map(|s| (Reply::bulk_str(s.name), docs_entry(s)))
+                    .collect(),
+            ))
         }
         "getkeys" => {
             let target = args.get(2..).unwrap_or_default();
             let r = resolve(target).map_err(|e| match e {
-                CmdError::Arity(_) => CmdError::err("Invalid number of arguments specified for command"),
+                CmdError::Arity(_) => {
+                    CmdError::err("Invalid number of arguments specified for command")
+                }
                 _ => CmdError::err("Invalid command specified"),
             })?;
             let pos = r.spec.key_positions(target);
             if pos.is_empty() {
                 return Err(CmdError::err("The command has no key arguments"));
             }
-            Ok(Reply::Array(pos.iter().filter_map(|&i| target.get(i)).map(|k| Reply::bulk(k)).collect()))
+            Ok(Reply::Array(
+                pos.iter()
+                    .filter_map(|&i| target.get(i))
+                    .map(|k| Reply::bulk(k))
+                    .collect(),
+            ))
         }
         "list" => {
             let filter = match args.len() {

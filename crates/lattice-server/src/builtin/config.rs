@@ -29,7 +29,10 @@ fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
         seen.push(lname);
         // Multi-value directives (bind, client-output-buffer-limit) take one
         // space-separated argument in CONFIG SET, as in Redis.
-        let values: Vec<String> = if matches!(name.to_ascii_lowercase().as_str(), "bind" | "client-output-buffer-limit") {
+        let values: Vec<String> = if matches!(
+            name.to_ascii_lowercase().as_str(),
+            "bind" | "client-output-buffer-limit"
+        ) {
             value.split_whitespace().map(str::to_string).collect()
         } else {
             vec![value]

@@ -100,9 +100,15 @@ pub(super) fn hello(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CmdError> 
         let v = parse_i64(arg(args, 1))
             .ok_or_else(|| CmdError::err("Protocol version is not an integer or out of range"))?;
         if v != 2 && v != 3 {
-            return Err(CmdError::Other("NOPROTO unsupported protocol version".into()));
+            return Err(CmdError::Other(
+                "NOPROTO unsupported protocol version".into(),
+            ));
         }
-        version = Some(if v == 3 { Version::Resp3 } else { Version::Resp2 });
+        version = Some(if v == 3 {
+            Version::Resp3
+        } else {
+            Version::Resp2
+        });
         i = 2;
     }
     let mut setname = None;
@@ -140,7 +146,10 @@ pub(super) fn hello(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CmdError> 
     let proto = if conn.resp == Version::Resp3 { 3 } else { 2 };
     Ok(Reply::Map(vec![
         (Reply::bulk_str("server"), Reply::bulk_str("redis")),
-        (Reply::bulk_str("version"), Reply::bulk_str(crate::REDIS_VERSION)),
+        (
+            Reply::bulk_str("version"),
+            Reply::bulk_str(crate::REDIS_VERSION),
+        ),
         (Reply::bulk_str("proto"), Reply::Int(proto)),
         (Reply::bulk_str("id"), Reply::Int(conn.handle.id as i64)),
         (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),

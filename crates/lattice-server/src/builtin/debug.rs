@@ -26,7 +26,9 @@ pub(super) async fn debug(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<
         "sleep" => {
             let secs = arg_f64(arg(args, 2))?;
             if !(0.0..=3600.0).contains(&secs) {
-                return Err(CmdError::err("sleep time must be between 0 and 3600 seconds"));
+                return Err(CmdError::err(
+                    "sleep time must be between 0 and 3600 seconds",
+                ));
             }
             // Like Redis, DEBUG SLEEP stalls the whole dataset: hold the lock.
             let shared = conn.shared.clone();
@@ -59,7 +61,8 @@ pub(super) async fn debug(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<
             cfg.active_expire_enabled = on;
             core.engine.set_config(cfg.clone());
             drop(core);
-            conn.shared.with_config_mut(|c| c.engine.active_expire_enabled = on);
+            conn.shared
+                .with_config_mut(|c| c.engine.active_expire_enabled = on);
             Ok(Reply::Ok)
         }
         "populate" => {
@@ -73,7 +76,13 @@ pub(super) async fn debug(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<
                 None => None,
             };
             let mut core = conn.shared.core();
-            core.engine.populate(conn.db, count as u64, &prefix, size, crate::shared::unix_ms());
+            core.engine.populate(
+                conn.db,
+                count as u64,
+                &prefix,
+                size,
+                crate::shared::unix_ms(),
+            );
             Ok(Reply::Ok)
         }
         "help" => Ok(help(&[

@@ -27,11 +27,19 @@ pub fn human(n: u64) -> String {
 
 /// CPU seconds (user, system) of this process, from /proc.
 fn cpu_times() -> (f64, f64) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return (0.0, 0.0) };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
     // Fields after the parenthesised command name; utime and stime are 14 and 15.
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
     (tick(11), tick(12))
 }
 
@@ -119,22 +127,41 @@ fn section_replication(out: &mut String) {
 
 fn section_cpu(out: &mut String) {
     let (user, sys) = cpu_times();
-    let _ = write!(out, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n");
+    let _ = write!(
+        out,
+        "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n"
+    );
 }
 
 fn section_keyspace(s: &Shared, out: &mut String) {
     out.push_str("# Keyspace\r\n");
     let core = s.core();
     for i in 0..core.engine.db_count() {
-        let Some(db) = core.engine.db(i) else { continue };
+        let Some(db) = core.engine.db(i) else {
+            continue;
+        };
         if !db.is_empty() {
-            let _ = write!(out, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.volatile_len());
+            let _ = write!(
+                out,
+                "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                db.len(),
+                db.volatile_len()
+            );
         }
     }
 }
 
-const DEFAULT: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "errorstats", "keyspace"];
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "errorstats",
+    "keyspace",
+];
 
 /// Every section, in Redis's order (`INFO all` / `everything`).
 const ALL: &[&str] = &[

@@ -74,5 +74,10 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
 
 /// Redis's HELP reply: the lines as status replies.
 pub(crate) fn help(lines: &[&str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::Status((*l).to_string())).collect())
+    Reply::Array(
+        lines
+            .iter()
+            .map(|l| Reply::Status((*l).to_string()))
+            .collect(),
+    )
 }

@@ -35,16 +35,26 @@ fn normalise(f: Frame, mode: Mode) -> String {
             v.sort_by_key(sort_key);
             format!("{:?}", Frame::Array(v))
         }
-        (Mode::Len, Frame::Array(v)) | (Mode::Len, Frame::Set(v)) => format!("array of {}", v.len()),
+        (Mode::Len, Frame::Array(v)) | (Mode::Len, Frame::Set(v)) => {
+            format!("array of {}", v.len())
+        }
         (Mode::Len, Frame::Map(v)) => format!("map of {}", v.len()),
         (Mode::Len, Frame::Bulk(_)) => "bulk".into(),
         (_, f) => format!("{f:?}"),
     }
 }
 
-fn run_file(path: &Path, redis: &mut RawClient, lattice: &mut RawClient, failures: &mut Vec<String>) -> usize {
+fn run_file(
+    path: &Path,
+    redis: &mut RawClient,
+    lattice: &mut RawClient,
+    failures: &mut Vec<String>,
+) -> usize {
     let text = std::fs::read_to_string(path).expect("read case file");
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     for c in [&mut *redis, &mut *lattice] {
         c.cmd(&["RESET"]);
         c.cmd(&["FLUSHALL"]);
@@ -65,11 +75,16 @@ fn run_file(path: &Path, redis: &mut RawClient, lattice: &mut RawClient, failure
         let args = split_inline_args(cmdline.as_bytes())
             .unwrap_or_else(|e| panic!("{name}:{}: bad case line: {e}", lineno + 1));
         let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let want = redis.call(&argv).unwrap_or_else(|e| panic!("{name}:{}: redis: {e}", lineno + 1));
+        let want = redis
+            .call(&argv)
+            .unwrap_or_else(|e| panic!("{name}:{}: redis: {e}", lineno + 1));
         let got = match lattice.call(&argv) {
             Ok(f) => f,
             Err(e) => {
-                failures.push(format!("{name}:{}: `{cmdline}`: lattice connection failed: {e}", lineno + 1));
+                failures.push(format!(
+                    "{name}:{}: `{cmdline}`: lattice connection failed: {e}",
+                    lineno + 1
+                ));
                 *lattice = RawClient::tcp(lattice_addr()).expect("reconnect");
                 continue;
             }
@@ -77,7 +92,10 @@ fn run_file(path: &Path, redis: &mut RawClient, lattice: &mut RawClient, failure
         count += 1;
         let (w, g) = (normalise(want, mode), normalise(got, mode));
         if w != g {
-            failures.push(format!("{name}:{}: `{cmdline}`\n    redis:   {w}\n    lattice: {g}", lineno + 1));
+            failures.push(format!(
+                "{name}:{}: `{cmdline}`\n    redis:   {w}\n    lattice: {g}",
+                lineno + 1
+            ));
         }
     }
     count
@@ -116,7 +134,15 @@ fn replies_match_redis_server() {
         }
         total += run_file(f, &mut rc, &mut lc, &mut failures);
     }
-    eprintln!("differential: {total} commands compared across {} files", files.len());
+    eprintln!(
+        "differential: {total} commands compared across {} files",
+        files.len()
+    );
     assert!(total > 0, "no commands compared");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

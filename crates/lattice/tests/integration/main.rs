@@ -24,7 +24,10 @@ pub fn start(extra: &[&str]) -> TestServer {
 
 /// A synchronous `redis` crate connection.
 pub fn connect(s: &TestServer) -> redis::Connection {
-    redis::Client::open(s.url()).unwrap().get_connection().unwrap()
+    redis::Client::open(s.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
 }
 
 /// Reads one INFO field as an integer.

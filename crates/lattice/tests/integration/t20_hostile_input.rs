@@ -10,8 +10,15 @@ use crate::{connect, info_field, start};
 /// Sends `bytes`, expects one error reply starting with `prefix`, then EOF.
 fn expect_error_then_close(raw: &mut RawClient, bytes: &[u8], expected: &str) {
     raw.send_raw(bytes).unwrap();
-    assert_eq!(raw.read_frame().unwrap(), Some(Frame::Error(expected.into())));
-    assert_eq!(raw.read_frame().unwrap(), None, "connection must be closed after {expected}");
+    assert_eq!(
+        raw.read_frame().unwrap(),
+        Some(Frame::Error(expected.into()))
+    );
+    assert_eq!(
+        raw.read_frame().unwrap(),
+        None,
+        "connection must be closed after {expected}"
+    );
 }
 
 #[test]
@@ -19,11 +26,20 @@ fn protocol_errors_close_the_connection_with_redis_text() {
     let s = start(&["--proto-max-bulk-len", "1mb"]);
     let cases: &[(&[u8], &str)] = &[
         (b"*abc\r\n", "ERR Protocol error: invalid multibulk length"),
-        (b"*3000000000\r\n", "ERR Protocol error: invalid multibulk length"),
+        (
+            b"*3000000000\r\n",
+            "ERR Protocol error: invalid multibulk length",
+        ),
         (b"*1\r\n:5\r\n", "ERR Protocol error: expected '$', got ':'"),
         (b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
-        (b"*1\r\n$2000000\r\n", "ERR Protocol error: invalid bulk length"),
-        (b"SET a \"unterminated\r\n", "ERR Protocol error: unbalanced quotes in request"),
+        (
+            b"*1\r\n$2000000\r\n",
+            "ERR Protocol error: invalid bulk length",
+        ),
+        (
+            b"SET a \"unterminated\r\n",
+            "ERR Protocol error: unbalanced quotes in request",
+        ),
     ];
     for (bytes, expected) in cases {
         let mut raw = s.raw();
@@ -33,9 +49,17 @@ fn protocol_errors_close_the_connection_with_redis_text() {
     let mut raw = s.raw();
     let mut long = b"*".to_vec();
     long.extend(std::iter::repeat_n(b'1', 70 * 1024));
-    expect_error_then_close(&mut raw, &long, "ERR Protocol error: too big mbulk count string");
+    expect_error_then_close(
+        &mut raw,
+        &long,
+        "ERR Protocol error: too big mbulk count string",
+    );
     let mut raw = s.raw();
-    expect_error_then_close(&mut raw, &vec![b'a'; 70 * 1024], "ERR Protocol error: too big inline request");
+    expect_error_then_close(
+        &mut raw,
+        &vec![b'a'; 70 * 1024],
+        "ERR Protocol error: too big inline request",
+    );
     // The server is still fine.
     let mut con = connect(&s);
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
@@ -95,7 +119,8 @@ fn query_buffer_limit_closes_the_connection() {
     let s = start(&["--client-query-buffer-limit", "1mb"]);
     let mut raw = s.raw();
     // Announce a 3 MB argument and start sending it.
-    raw.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n").unwrap();
+    raw.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n")
+        .unwrap();
     let chunk = vec![b'x'; 64 * 1024];
     let mut closed = false;
     for _ in 0..40 {
@@ -107,7 +132,10 @@ fn query_buffer_limit_closes_the_connection() {
     if !closed {
         closed = matches!(raw.read_frame(), Ok(None) | Err(_));
     }
-    assert!(closed, "connection must be closed past the query buffer limit");
+    assert!(
+        closed,
+        "connection must be closed past the query buffer limit"
+    );
     let mut other = s.raw();
     assert_eq!(other.cmd(&["EXISTS", "k"]), Frame::Integer(0));
 }
@@ -126,7 +154,10 @@ fn hostile_multibulk_count_does_not_allocate() {
     let mut probe = s.raw();
     assert_eq!(probe.cmd(&["PING"]), Frame::Simple("PONG".into()));
     let after = info_field(&mut con, "memory", "used_memory");
-    assert!(after - before < 8 << 20, "used_memory grew from {before} to {after}");
+    assert!(
+        after - before < 8 << 20,
+        "used_memory grew from {before} to {after}"
+    );
 }
 
 #[test]
@@ -134,7 +165,11 @@ fn a_client_that_never_reads_cannot_grow_server_memory() {
     let s = start(&[]);
     let mut con = connect(&s);
     let value = "v".repeat(100 * 1024);
-    let _: () = redis::cmd("SET").arg("big").arg(&value).query(&mut con).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&value)
+        .query(&mut con)
+        .unwrap();
     let before = info_field(&mut con, "memory", "used_memory");
     // 20 000 GETs of 100 KiB = 2 GB of replies, never read.
     let mut lazy = s.raw();
@@ -158,7 +193,11 @@ fn a_client_that_never_reads_cannot_grow_server_memory() {
         false
     });
     assert!(!settled);
-    assert!(peak - before < 64 << 20, "used_memory grew by {} bytes", peak - before);
+    assert!(
+        peak - before < 64 << 20,
+        "used_memory grew by {} bytes",
+        peak - before
+    );
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
     drop(s);
@@ -170,12 +209,30 @@ fn command_errors_keep_the_connection() {
     let s = start(&[]);
     let mut raw = s.raw();
     raw.cmd(&["SET", "str", "abc"]);
-    assert_eq!(raw.cmd(&["INCR", "str"]), Frame::Error("ERR value is not an integer or out of range".into()));
-    assert_eq!(raw.cmd(&["SET", "k", "v", "EX", "soon"]), Frame::Error("ERR value is not an integer or out of range".into()));
-    assert_eq!(raw.cmd(&["SET", "k", "v", "WHENEVER"]), Frame::Error("ERR syntax error".into()));
-    assert_eq!(raw.cmd(&["GET"]), Frame::Error("ERR wrong number of arguments for 'get' command".into()));
+    assert_eq!(
+        raw.cmd(&["INCR", "str"]),
+        Frame::Error("ERR value is not an integer or out of range".into())
+    );
+    assert_eq!(
+        raw.cmd(&["SET", "k", "v", "EX", "soon"]),
+        Frame::Error("ERR value is not an integer or out of range".into())
+    );
+    assert_eq!(
+        raw.cmd(&["SET", "k", "v", "WHENEVER"]),
+        Frame::Error("ERR syntax error".into())
+    );
+    assert_eq!(
+        raw.cmd(&["GET"]),
+        Frame::Error("ERR wrong number of arguments for 'get' command".into())
+    );
     let long_name = "X".repeat(1000);
-    let Frame::Error(e) = raw.cmd(&[&long_name, "a"]) else { panic!() };
-    assert!(e.len() < 400, "unknown-command error is bounded: {} bytes", e.len());
+    let Frame::Error(e) = raw.cmd(&[&long_name, "a"]) else {
+        panic!()
+    };
+    assert!(
+        e.len() < 400,
+        "unknown-command error is bounded: {} bytes",
+        e.len()
+    );
     assert_eq!(raw.cmd(&["PING"]), Frame::Simple("PONG".into()));
 }

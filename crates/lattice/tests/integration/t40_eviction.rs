@@ -10,7 +10,11 @@ fn fill(raw: &mut lattice_testkit::RawClient, n: usize) -> Vec<Frame> {
     let value = "x".repeat(1000);
     let mut batch = Vec::new();
     for i in 0..n {
-        batch.extend(lattice_testkit::encode_command(&[b"SET", format!("key:{i}").as_bytes(), value.as_bytes()]));
+        batch.extend(lattice_testkit::encode_command(&[
+            b"SET",
+            format!("key:{i}").as_bytes(),
+            value.as_bytes(),
+        ]));
     }
     raw.send_raw(&batch).unwrap();
     (0..n).map(|_| raw.read_frame().unwrap().unwrap()).collect()
@@ -27,7 +31,9 @@ fn allkeys_lru_evicts_to_stay_under_maxmemory() {
     let used = info_field(&mut con, "memory", "used_memory");
     assert!(evicted > 0, "nothing evicted");
     assert!(used < 24 << 20, "used_memory {used} well above maxmemory");
-    let Frame::Integer(n) = raw.cmd(&["DBSIZE"]) else { panic!() };
+    let Frame::Integer(n) = raw.cmd(&["DBSIZE"]) else {
+        panic!()
+    };
     assert!(n < 60_000 && n > 0);
 }
 
@@ -37,11 +43,20 @@ fn noeviction_refuses_writes_but_serves_reads() {
     let mut raw = s.raw();
     let replies = fill(&mut raw, 20_000);
     let oom = Frame::Error("OOM command not allowed when used memory > 'maxmemory'.".into());
-    assert!(replies.contains(&oom), "no OOM error after filling past maxmemory");
-    assert_eq!(raw.cmd(&["GET", "key:0"]).clone(), Frame::Bulk("x".repeat(1000).into()));
+    assert!(
+        replies.contains(&oom),
+        "no OOM error after filling past maxmemory"
+    );
+    assert_eq!(
+        raw.cmd(&["GET", "key:0"]).clone(),
+        Frame::Bulk("x".repeat(1000).into())
+    );
     // DEL is not denyoom: it works and frees memory.
     assert!(matches!(raw.cmd(&["DEL", "key:0"]), Frame::Integer(1)));
-    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]), Frame::Simple("OK".into()));
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "maxmemory", "0"]),
+        Frame::Simple("OK".into())
+    );
     assert_eq!(raw.cmd(&["SET", "again", "v"]), Frame::Simple("OK".into()));
 }
 
@@ -54,12 +69,16 @@ fn lfu_policy_tracks_frequency() {
     for _ in 0..2000 {
         raw.cmd(&["GET", "hot"]);
     }
-    let (Frame::Integer(hot), Frame::Integer(cold)) =
-        (raw.cmd(&["OBJECT", "FREQ", "hot"]), raw.cmd(&["OBJECT", "FREQ", "cold"]))
-    else {
+    let (Frame::Integer(hot), Frame::Integer(cold)) = (
+        raw.cmd(&["OBJECT", "FREQ", "hot"]),
+        raw.cmd(&["OBJECT", "FREQ", "cold"]),
+    ) else {
         panic!()
     };
     assert!(hot > cold, "hot {hot} cold {cold}");
-    assert!(matches!(raw.cmd(&["OBJECT", "IDLETIME", "hot"]), Frame::Error(_)));
+    assert!(matches!(
+        raw.cmd(&["OBJECT", "IDLETIME", "hot"]),
+        Frame::Error(_)
+    ));
     assert!(matches!(raw.cmd(&["MEMORY", "USAGE", "hot"]), Frame::Integer(n) if n > 0));
 }

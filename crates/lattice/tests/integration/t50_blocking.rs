@@ -28,7 +28,10 @@ fn blpop_is_served_by_a_push_from_another_client() {
     assert_eq!(pusher.cmd(&["RPUSH", "q", "job"]), Frame::Integer(1));
     assert_eq!(
         waiter.read_frame().unwrap(),
-        Some(Frame::Array(vec![Frame::Bulk("q".into()), Frame::Bulk("job".into())]))
+        Some(Frame::Array(vec![
+            Frame::Bulk("q".into()),
+            Frame::Bulk("job".into())
+        ]))
     );
     assert_eq!(pusher.cmd(&["LLEN", "q"]), Frame::Integer(0));
     assert_eq!(blocked(&mut con), 0);
@@ -50,7 +53,10 @@ fn clients_are_served_in_the_order_they_blocked() {
     for (w, want) in waiters.iter_mut().zip(["a", "b", "c"]) {
         assert_eq!(
             w.read_frame().unwrap(),
-            Some(Frame::Array(vec![Frame::Bulk("q".into()), Frame::Bulk(want.into())]))
+            Some(Frame::Array(vec![
+                Frame::Bulk("q".into()),
+                Frame::Bulk(want.into())
+            ]))
         );
     }
 }
@@ -60,10 +66,16 @@ fn timeouts_reply_null() {
     let s = start(&[]);
     let mut raw = s.raw();
     assert_eq!(raw.cmd(&["BLPOP", "nothing", "0.05"]), Frame::Null);
-    assert_eq!(raw.cmd(&["BLMOVE", "nothing", "dst", "LEFT", "RIGHT", "0.05"]), Frame::Null);
+    assert_eq!(
+        raw.cmd(&["BLMOVE", "nothing", "dst", "LEFT", "RIGHT", "0.05"]),
+        Frame::Null
+    );
     raw.cmd(&["HELLO", "3"]);
     assert_eq!(raw.cmd(&["BRPOP", "nothing", "0.05"]), Frame::Null);
-    assert_eq!(raw.cmd(&["BLPOP", "nothing", "-1"]), Frame::Error("ERR timeout is negative".into()));
+    assert_eq!(
+        raw.cmd(&["BLPOP", "nothing", "-1"]),
+        Frame::Error("ERR timeout is negative".into())
+    );
     assert_eq!(
         raw.cmd(&["BLPOP", "nothing", "abc"]),
         Frame::Error("ERR timeout is not a float or out of range".into())
@@ -82,7 +94,11 @@ fn disconnecting_while_blocked_unregisters() {
     assert!(wait_until(Duration::from_secs(5), || blocked(&mut con) == 0));
     let mut raw = s.raw();
     raw.cmd(&["RPUSH", "q", "x"]);
-    assert_eq!(raw.cmd(&["LLEN", "q"]), Frame::Integer(1), "nobody consumed it");
+    assert_eq!(
+        raw.cmd(&["LLEN", "q"]),
+        Frame::Integer(1),
+        "nobody consumed it"
+    );
 }
 
 #[test]
@@ -100,7 +116,10 @@ fn blmove_chains_wake_the_next_waiter() {
     assert_eq!(mover.read_frame().unwrap(), Some(Frame::Bulk("v".into())));
     assert_eq!(
         popper.read_frame().unwrap(),
-        Some(Frame::Array(vec![Frame::Bulk("b".into()), Frame::Bulk("v".into())]))
+        Some(Frame::Array(vec![
+            Frame::Bulk("b".into()),
+            Frame::Bulk("v".into())
+        ]))
     );
 }
 
@@ -110,12 +129,20 @@ fn redis_crate_blocking_pop() {
     let client = redis::Client::open(s.url()).unwrap();
     let handle = std::thread::spawn(move || {
         let mut c = client.get_connection().unwrap();
-        let r: Option<(String, String)> = redis::cmd("BRPOP").arg("jobs").arg(5).query(&mut c).unwrap();
+        let r: Option<(String, String)> = redis::cmd("BRPOP")
+            .arg("jobs")
+            .arg(5)
+            .query(&mut c)
+            .unwrap();
         r
     });
     let mut con = connect(&s);
     assert!(wait_until(Duration::from_secs(5), || blocked(&mut con) == 1));
-    let _: i64 = redis::cmd("LPUSH").arg("jobs").arg("j1").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("LPUSH")
+        .arg("jobs")
+        .arg("j1")
+        .query(&mut con)
+        .unwrap();
     assert_eq!(handle.join().unwrap(), Some(("jobs".into(), "j1".into())));
 }
 
@@ -130,7 +157,10 @@ fn huge_timeouts_wait_forever_instead_of_overflowing() {
     p.cmd(&["RPUSH", "q", "x"]);
     assert_eq!(
         w.read_frame().unwrap(),
-        Some(Frame::Array(vec![Frame::Bulk("q".into()), Frame::Bulk("x".into())]))
+        Some(Frame::Array(vec![
+            Frame::Bulk("q".into()),
+            Frame::Bulk("x".into())
+        ]))
     );
 }
 
@@ -140,8 +170,12 @@ fn timeout_reply_is_a_null_array_in_resp2() {
     let s = start(&[]);
     // RawClient maps both null forms to Frame::Null, so read the bytes.
     let mut sock = std::net::TcpStream::connect(s.addr).unwrap();
-    for cmd in [&[&b"BLMOVE"[..], b"none", b"d", b"LEFT", b"LEFT", b"0.01"][..], &[b"BRPOPLPUSH", b"none", b"d", b"0.01"]] {
-        sock.write_all(&lattice_testkit::encode_command(cmd)).unwrap();
+    for cmd in [
+        &[&b"BLMOVE"[..], b"none", b"d", b"LEFT", b"LEFT", b"0.01"][..],
+        &[b"BRPOPLPUSH", b"none", b"d", b"0.01"],
+    ] {
+        sock.write_all(&lattice_testkit::encode_command(cmd))
+            .unwrap();
         let mut buf = [0u8; 5];
         sock.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"*-1\r\n");

@@ -9,24 +9,43 @@ use lattice_testkit::{Frame, TestServer};
 use crate::start;
 
 fn run_and_capture(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lattice")).args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_lattice"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
 #[test]
 fn bad_directives_stop_startup_and_are_named() {
     for (args, name) in [
-        (vec!["--port", "0", "--no-such-directive", "1"], "no-such-directive"),
+        (
+            vec!["--port", "0", "--no-such-directive", "1"],
+            "no-such-directive",
+        ),
         (vec!["--port", "70000"], "port"),
         (vec!["--port", "0", "--maxmemory", "lots"], "maxmemory"),
-        (vec!["--port", "0", "--maxmemory-policy", "sometimes"], "maxmemory-policy"),
+        (
+            vec!["--port", "0", "--maxmemory-policy", "sometimes"],
+            "maxmemory-policy",
+        ),
         (vec!["--port", "0", "--databases", "0"], "databases"),
-        (vec!["/nonexistent/lattice.conf"], "/nonexistent/lattice.conf"),
+        (
+            vec!["/nonexistent/lattice.conf"],
+            "/nonexistent/lattice.conf",
+        ),
     ] {
         let (ok, text) = run_and_capture(&args);
         assert!(!ok, "{args:?} should fail");
-        assert!(text.contains(name), "{args:?}: message should name {name}: {text}");
+        assert!(
+            text.contains(name),
+            "{args:?}: message should name {name}: {text}"
+        );
     }
 }
 
@@ -34,7 +53,11 @@ fn bad_directives_stop_startup_and_are_named() {
 fn config_file_then_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("lattice.conf");
-    std::fs::write(&conf, "# test\nport 0\nmaxmemory 5mb\nmaxmemory-policy allkeys-lru\nhz 20\n").unwrap();
+    std::fs::write(
+        &conf,
+        "# test\nport 0\nmaxmemory 5mb\nmaxmemory-policy allkeys-lru\nhz 20\n",
+    )
+    .unwrap();
     let args = vec![
         conf.to_string_lossy().into_owned(),
         "--dir".into(),
@@ -49,11 +72,20 @@ fn config_file_then_arguments() {
         Frame::Array(v) => v.get(1).cloned().unwrap(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(get(&mut raw, "maxmemory"), Frame::Bulk((7u64 << 20).to_string().into()));
-    assert_eq!(get(&mut raw, "maxmemory-policy"), Frame::Bulk("allkeys-lru".into()));
+    assert_eq!(
+        get(&mut raw, "maxmemory"),
+        Frame::Bulk((7u64 << 20).to_string().into())
+    );
+    assert_eq!(
+        get(&mut raw, "maxmemory-policy"),
+        Frame::Bulk("allkeys-lru".into())
+    );
     assert_eq!(get(&mut raw, "hz"), Frame::Bulk("20".into()));
     // CONFIG REWRITE persists a change; a restart from the file sees it.
-    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]), Frame::Simple("OK".into()));
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"]),
+        Frame::Simple("OK".into())
+    );
     assert_eq!(raw.cmd(&["CONFIG", "REWRITE"]), Frame::Simple("OK".into()));
     drop(s);
     let text = std::fs::read_to_string(&conf).unwrap();
@@ -65,7 +97,10 @@ fn config_file_then_arguments() {
     )
     .unwrap();
     let mut raw = s.raw();
-    assert_eq!(get(&mut raw, "maxmemory-policy"), Frame::Bulk("volatile-ttl".into()));
+    assert_eq!(
+        get(&mut raw, "maxmemory-policy"),
+        Frame::Bulk("volatile-ttl".into())
+    );
 }
 
 #[test]
@@ -79,10 +114,18 @@ fn config_set_is_atomic_and_validates() {
     );
     assert_eq!(
         raw.cmd(&["CONFIG", "GET", "maxmemory"]),
-        Frame::Array(vec![Frame::Bulk("maxmemory".into()), Frame::Bulk("0".into())])
+        Frame::Array(vec![
+            Frame::Bulk("maxmemory".into()),
+            Frame::Bulk("0".into())
+        ])
     );
-    assert_eq!(raw.cmd(&["CONFIG", "SET", "timeout", "-1"]).clone(), raw.cmd(&["CONFIG", "SET", "timeout", "x"]));
-    assert!(matches!(raw.cmd(&["CONFIG", "REWRITE"]), Frame::Error(e) if e.contains("without a config file")));
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "timeout", "-1"]).clone(),
+        raw.cmd(&["CONFIG", "SET", "timeout", "x"])
+    );
+    assert!(
+        matches!(raw.cmd(&["CONFIG", "REWRITE"]), Frame::Error(e) if e.contains("without a config file"))
+    );
 }
 
 #[test]
