@@ -50,6 +50,13 @@ impl Frame {
         }
         match self {
             Frame::Simple(s) => line(buf, b'+', s),
+            // A simple error cannot carry CR or LF; such text (from a RESP3
+            // blob error) is written back as a blob error.
+            Frame::Error(s) if s.contains(['\r', '\n']) => {
+                line(buf, b'!', &s.len().to_string());
+                buf.put_slice(s.as_bytes());
+                buf.put_slice(b"\r\n");
+            }
             Frame::Error(s) => line(buf, b'-', s),
             Frame::Integer(n) => line(buf, b':', &n.to_string()),
             Frame::Bulk(b) => {
@@ -214,6 +221,16 @@ mod tests {
         let mut b = BytesMut::new();
         f.write(&mut b);
         assert_eq!(parse_frame(&b).unwrap(), Some((f, b.len())));
+    }
+
+    #[test]
+    fn blob_error_with_crlf_roundtrips() {
+        // Found by the fuzzer: `!5` carrying "b\r\n%0" used to be written as
+        // a simple error, which split it into two frames.
+        let (f, _) = parse_frame(b"!5\r\nb\r\n%0\r\n").unwrap().unwrap();
+        let mut b = BytesMut::new();
+        f.write(&mut b);
+        assert_eq!(parse_frame(&b).unwrap().unwrap().0, f);
     }
 
     #[test]
