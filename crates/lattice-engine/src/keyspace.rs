@@ -99,11 +99,19 @@ impl KeyTable {
     }
 
     fn insert(&mut self, key: Key, entry: Entry) {
-        if let Some(e) = self.get_mut(&key) {
+        // One hash for both the lookup and, for a new key, the insert.
+        let h = self.hash(&key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find(h, |&i| {
+                slots.get(i as usize).is_some_and(|(k, _)| *k == key)
+            })
+            .map(|&i| i as usize);
+        if let Some((_, e)) = found.and_then(|i| self.slots.get_mut(i)) {
             *e = entry;
             return;
         }
-        let h = self.hash(&key);
         let pos = self.slots.len() as u32;
         self.slots.push((key, entry));
         let (slots, hasher) = (&self.slots, &self.hasher);
@@ -206,7 +214,7 @@ impl Db {
         let k = Key::from_slice(key);
         if expire_at != 0 {
             self.volatile.insert(k.clone());
-        } else {
+        } else if !self.volatile.is_empty() {
             self.volatile.swap_remove(key);
         }
         self.map.insert(
@@ -222,7 +230,7 @@ impl Db {
     /// Removes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.map.swap_remove(key)?;
-        if e.expire_at != 0 {
+        if e.expire_at != 0 && !self.volatile.is_empty() {
             self.volatile.swap_remove(key);
         }
         Some(e)
