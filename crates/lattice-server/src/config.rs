@@ -87,6 +87,8 @@ pub struct ServerConfig {
     pub output_limits: [OutputLimit; 3],
     /// `hz`
     pub hz: u64,
+    /// `notify-keyspace-events` flag bits (`crate::pubsub::notify`).
+    pub notify_keyspace_events: u32,
     /// `enable-debug-command`
     pub enable_debug_command: DebugPolicy,
     /// `lazyfree-lazy-user-del` etc. are accepted for compatibility.
@@ -128,6 +130,7 @@ impl Default for ServerConfig {
                 },
             ],
             hz: 10,
+            notify_keyspace_events: 0,
             enable_debug_command: DebugPolicy::Local,
             compat: Vec::new(),
             engine: EngineConfig::default(),
@@ -216,6 +219,7 @@ const DIRECTIVES: &[Directive] = &[
     d("proto-max-bulk-len", Kind::Memory, true),
     d("client-output-buffer-limit", Kind::Special, true),
     d("hz", Kind::Int, true),
+    d("notify-keyspace-events", Kind::Special, true),
     d("enable-debug-command", Kind::Special, false),
     d("lfu-log-factor", Kind::Int, true),
     d("lfu-decay-time", Kind::Int, true),
@@ -445,6 +449,10 @@ impl ServerConfig {
                 let v = int()?;
                 self.hz = v.clamp(1, 500);
             }
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events = crate::pubsub::parse_notify_flags(one()?)
+                    .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?
+            }
             "enable-debug-command" => {
                 self.enable_debug_command = match one()?.to_ascii_lowercase().as_str() {
                     "yes" => DebugPolicy::Yes,
@@ -536,6 +544,9 @@ impl ServerConfig {
                     .join(" ")
             }
             "hz" => self.hz.to_string(),
+            "notify-keyspace-events" => {
+                crate::pubsub::notify_flags_string(self.notify_keyspace_events)
+            }
             "enable-debug-command" => match self.enable_debug_command {
                 DebugPolicy::No => "no".into(),
                 DebugPolicy::Yes => "yes".into(),

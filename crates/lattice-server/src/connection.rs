@@ -1,6 +1,8 @@
 //! #[PerformanceCriticalPath]
 //! One client connection: read bytes, decode every complete request, run
-//! them in order (pipelining), write the replies in one go.
+//! them in order (pipelining), write the replies in one go. Pub/sub pushes
+//! from the connection's queue (`crate::pubsub`) are written between
+//! replies, never inside one.
 //!
 //! Memory stays bounded per client: the query buffer is capped by
 //! `client-query-buffer-limit`; replies are flushed whenever 64 KiB are
@@ -20,6 +22,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
 use crate::dispatch::{BlockWait, Conn, Control};
+use crate::pubsub::PushQueue;
 use crate::reply_codec::write_reply;
 use crate::shared::{ClientHandle, Shared};
 
@@ -51,12 +54,25 @@ impl Cached {
     }
 }
 
-async fn flush(wr: &mut OwnedWriteHalf, out: &mut BytesMut, shared: &Shared) -> bool {
+async fn flush(
+    wr: &mut OwnedWriteHalf,
+    out: &mut BytesMut,
+    shared: &Shared,
+    handle: &ClientHandle,
+) -> bool {
     if out.is_empty() {
         return true;
     }
     let n = out.len();
-    let ok = wr.write_all(out).await.is_ok();
+    // A client that does not read blocks this write; CLIENT KILL or the
+    // pubsub output limit must still be able to disconnect it. Biased: a
+    // write that can complete at once does (CLIENT KILL of oneself answers
+    // before the connection closes).
+    let ok = tokio::select! {
+        biased;
+        r = wr.write_all(out) => r.is_ok(),
+        _ = handle.kill_notify.notified() => false,
+    };
     shared
         .stats
         .net_output_bytes
@@ -67,11 +83,14 @@ async fn flush(wr: &mut OwnedWriteHalf, out: &mut BytesMut, shared: &Shared) -> 
 
 /// Waits in a blocking command. Returns the reply, or `None` if the client
 /// went away (disconnect, kill, shutdown) while waiting. Bytes the client
-/// sends meanwhile are buffered for after the reply, as Redis does.
+/// sends meanwhile are buffered for after the reply, as Redis does; pub/sub
+/// messages (RESP3 clients may block while subscribed) are written as they
+/// come, as Redis does.
 async fn wait_blocked(
     conn: &Conn,
     mut wait: BlockWait,
-    rd: &mut OwnedReadHalf,
+    (rd, wr): (&mut OwnedReadHalf, &mut OwnedWriteHalf),
+    pushes: &mut PushQueue,
     inbuf: &mut BytesMut,
     query_limit: usize,
 ) -> Option<Reply> {
@@ -108,6 +127,13 @@ async fn wait_blocked(
                     }
                 }
             },
+            p = pushes.recv() => {
+                let mut buf = BytesMut::new();
+                pushes.drain(p, &mut buf, conn.resp);
+                if !flush(wr, &mut buf, shared, &conn.handle).await {
+                    break None;
+                }
+            }
             _ = conn.handle.kill_notify.notified() => break None,
             _ = shutdown.changed() => break None,
         }
@@ -124,6 +150,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
     let is_local = handle.addr.ip().is_loopback();
     let (mut rd, mut wr) = stream.into_split();
     let authenticated = shared.config().requirepass.is_empty();
+    let (subs, mut pushes) = crate::pubsub::client(shared.pubsub.clone(), handle.clone());
     let mut conn = Conn {
         shared: shared.clone(),
         handle: handle.clone(),
@@ -132,6 +159,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
         authenticated,
         is_local,
         tx: Default::default(),
+        pubsub: subs,
     };
     let mut decoder = RequestDecoder::default();
     let mut cached = Cached::load(&shared, &mut decoder);
@@ -156,16 +184,26 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                         .last_active
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+                    // Messages published before this command go out before
+                    // its reply, as in Redis; never inside it.
+                    pushes.drain(None, &mut out, conn.resp);
                     // Through `observe`, which times the command and records it.
                     match crate::observe::dispatch(&mut conn, args, &mut out).await {
                         Control::Continue => {}
                         Control::Close => closing = true,
                         Control::Block(wait) => {
-                            if !flush(&mut wr, &mut out, &shared).await {
+                            if !flush(&mut wr, &mut out, &shared, &handle).await {
                                 break 'conn;
                             }
-                            match wait_blocked(&conn, wait, &mut rd, &mut inbuf, cached.query_limit)
-                                .await
+                            match wait_blocked(
+                                &conn,
+                                wait,
+                                (&mut rd, &mut wr),
+                                &mut pushes,
+                                &mut inbuf,
+                                cached.query_limit,
+                            )
+                            .await
                             {
                                 Some(r) => write_reply(&mut out, &r, conn.resp),
                                 None => break 'conn,
@@ -176,7 +214,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                         tracing::warn!(client = handle.id, addr = %handle.addr, "client output buffer limit reached, closing");
                         break 'conn;
                     }
-                    if out.len() >= FLUSH_AT && !flush(&mut wr, &mut out, &shared).await {
+                    if out.len() >= FLUSH_AT && !flush(&mut wr, &mut out, &shared, &handle).await {
                         break 'conn;
                     }
                 }
@@ -188,7 +226,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                 }
             }
         }
-        if !flush(&mut wr, &mut out, &shared).await || closing {
+        if !flush(&mut wr, &mut out, &shared, &handle).await || closing {
             break;
         }
         if inbuf.len() + decoder.pending_bytes() > cached.query_limit {
@@ -203,10 +241,12 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
         if inbuf.capacity() - inbuf.len() < want / 2 {
             inbuf.reserve(want);
         }
+        // Redis never times out a client in subscribed context.
+        let subscribed = conn.pubsub.active();
         let idle = async {
             match cached.idle_timeout {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
+                Some(d) if !subscribed => tokio::time::sleep(d).await,
+                _ => std::future::pending().await,
             }
         };
         tokio::select! {
@@ -214,6 +254,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                 Ok(0) | Err(_) => break,
                 Ok(n) => { shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed); }
             },
+            p = pushes.recv() => pushes.drain(p, &mut out, conn.resp),
             _ = handle.kill_notify.notified() => break,
             _ = shutdown.changed() => break,
             _ = idle => {
@@ -226,5 +267,6 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
         }
     }
     let _ = wr.shutdown().await;
+    crate::pubsub::reset(&mut conn);
     shared.unregister_client(handle.id);
 }

@@ -37,6 +37,8 @@ pub struct Conn {
     pub is_local: bool,
     /// MULTI state (queued commands).
     pub tx: crate::transaction::Tx,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::pubsub::ClientSubs,
 }
 
 /// What the connection does after a command.
@@ -79,7 +81,7 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     let name = command_name(&resolved);
     {
         let mut info = conn.handle.info();
-        info.last_cmd = name;
+        info.last_cmd = name.clone();
     }
     if !conn.authenticated && spec.flags & flags::NO_AUTH == 0 {
         return transaction::reject(conn, &args, noauth(), out);
@@ -89,6 +91,15 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
         if let Err(e) = enforce_maxmemory(&shared, denyoom) {
             return transaction::reject(conn, &args, e, out);
         }
+    }
+    // Redis's processCommand: a RESP2 client in subscribed context may only
+    // (un)subscribe, PING, QUIT and RESET.
+    if conn.resp == Version::Resp2
+        && conn.pubsub.active()
+        && !crate::pubsub::allowed_in_context(&resolved)
+    {
+        let e = crate::pubsub::context_error(&name);
+        return transaction::reject(conn, &args, e, out);
     }
     // CLIENT subcommands are never paused, so CLIENT UNPAUSE can lift a
     // pause (Redis pauses them too under ALL; see docs/compatibility.md).

@@ -13,6 +13,7 @@ mod connection;
 mod dispatch;
 mod listener;
 pub mod observe;
+pub mod pubsub;
 mod reply_codec;
 pub mod shared;
 mod transaction;

@@ -104,6 +104,8 @@ pub struct Core {
     pub watches: Watches,
     /// The client whose EXEC holds the engine for its whole run.
     exclusive: Option<u64>,
+    /// Pub/sub registry: applied writes publish keyspace notifications.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 impl Core {
@@ -112,6 +114,7 @@ impl Core {
     pub fn apply(&mut self, op: &WriteOp, allow_block: bool) -> Reply {
         let existed = self.watches.before_apply(op, &self.engine);
         let out = self.engine.apply(op, allow_block);
+        self.pubsub.notify_effects(&out.effects);
         self.watches
             .after_apply(&out.effects, existed.as_ref(), &self.engine, op_time(op));
         self.after_effects(out.effects, op_time(op));
@@ -155,6 +158,7 @@ impl Core {
                 if matches!(out.reply, Reply::WouldBlock { .. }) {
                     continue;
                 }
+                self.pubsub.notify_effects(&out.effects);
                 self.watches
                     .after_apply(&out.effects, None, &self.engine, now_ms);
                 ready.extend(out.effects.into_iter().filter_map(|e| match e {
@@ -201,6 +205,12 @@ pub struct ClientInfo {
     pub blocked: bool,
     /// Bytes in the query buffer.
     pub qbuf: usize,
+    /// Channels subscribed (CLIENT LIST `sub=`).
+    pub sub: usize,
+    /// Patterns subscribed (`psub=`).
+    pub psub: usize,
+    /// Shard channels subscribed (`ssub=`).
+    pub ssub: usize,
 }
 
 /// A connected client as other connections see it.
@@ -297,6 +307,8 @@ pub struct Shared {
     maxmemory: AtomicU64,
     /// Command statistics, slow log, latency monitor, hot keys (`observe`).
     pub observe: crate::observe::Observe,
+    /// Pub/sub registry and keyspace-notification settings.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 impl Shared {
@@ -311,12 +323,14 @@ impl Shared {
         let config_maxmemory = config.maxmemory;
         let (shutdown, _) = watch::channel(false);
         let observe = crate::observe::Observe::new(&config.observe);
+        let pubsub = Arc::new(crate::pubsub::PubSub::new(&config));
         Arc::new(Self {
             core: Mutex::new(Core {
                 engine,
                 blocked: Blocked::default(),
                 watches: Watches::default(),
                 exclusive: None,
+                pubsub: pubsub.clone(),
             }),
             core_free: Condvar::new(),
             config: RwLock::new(config),
@@ -334,6 +348,7 @@ impl Shared {
             config_epoch: AtomicU64::new(0),
             maxmemory: AtomicU64::new(config_maxmemory),
             observe,
+            pubsub,
         })
     }
 

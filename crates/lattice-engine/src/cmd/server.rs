@@ -89,6 +89,17 @@ const LATENCY_SUBS: &[CommandSpec] = &[
     s("help", 2, LOADING | STALE, S),
 ];
 
+const P: Group = Group::PubSub;
+
+const PUBSUB_SUBS: &[CommandSpec] = &[
+    s("channels", -2, PUBSUB | LOADING | STALE, P),
+    s("numpat", 2, PUBSUB | LOADING | STALE, P),
+    s("numsub", -2, PUBSUB | LOADING | STALE, P),
+    s("shardchannels", -2, PUBSUB | LOADING | STALE, P),
+    s("shardnumsub", -2, PUBSUB | LOADING | STALE, P),
+    s("help", 2, LOADING | STALE, P),
+];
+
 /// Server-layer command specs.
 pub(crate) const SPECS: &[CommandSpec] = &[
     s("ping", -1, FAST | STALE, C),
@@ -127,4 +138,34 @@ pub(crate) const SPECS: &[CommandSpec] = &[
         None,
     ),
     s("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, T),
+    s("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, P),
+    s("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, P),
+    s("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, P),
+    s("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, P),
+    CommandSpec::new(
+        "ssubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (1, -1, 1),
+        P,
+        None,
+    ),
+    CommandSpec::new(
+        "sunsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        (1, -1, 1),
+        P,
+        None,
+    ),
+    s("publish", 3, PUBSUB | LOADING | STALE | FAST, P),
+    CommandSpec::new(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST,
+        (1, 1, 1),
+        P,
+        None,
+    ),
+    s("pubsub", -2, 0, P).with_subcommands(PUBSUB_SUBS),
 ];

@@ -30,9 +30,14 @@ pub(crate) fn describe(h: &ClientHandle) -> String {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let idle = now.duration_since(last).as_secs();
-    let flags = if info.blocked { "b" } else { "N" };
+    let pubsub = info.sub + info.psub + info.ssub > 0;
+    let flags = match (info.blocked, pubsub) {
+        (true, _) => "b",
+        (false, true) => "P",
+        (false, false) => "N",
+    };
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -41,6 +46,9 @@ pub(crate) fn describe(h: &ClientHandle) -> String {
         idle,
         flags,
         info.db,
+        info.sub,
+        info.psub,
+        info.ssub,
         info.qbuf,
         if info.last_cmd.is_empty() { "NULL" } else { &info.last_cmd },
         info.resp,
@@ -118,7 +126,7 @@ fn kill(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
         if id.is_some_and(|x| x != c.id)
             || addr.as_ref().is_some_and(|a| *a != c.addr.to_string())
             || laddr.as_ref().is_some_and(|a| *a != c.laddr.to_string())
-            || ty.as_ref().is_some_and(|t| t != "normal")
+            || ty.as_ref().is_some_and(|t| t != client_type(&c))
             || user.as_ref().is_some_and(|u| u != "default")
         {
             continue;
@@ -129,8 +137,19 @@ fn kill(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
     Ok(Reply::Int(n))
 }
 
+/// Redis's `getClientType`: a client with any subscription is `pubsub`.
+fn client_type(c: &ClientHandle) -> &'static str {
+    let info = c.info();
+    if info.sub + info.psub + info.ssub > 0 {
+        "pubsub"
+    } else {
+        "normal"
+    }
+}
+
 fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
     let mut ids: Option<Vec<u64>> = None;
+    let mut ty: Option<String> = None;
     let mut i = 2;
     while i < args.len() {
         match arg(args, i).to_ascii_uppercase().as_slice() {
@@ -142,9 +161,10 @@ fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
                         arg_str(args, i + 1)
                     )));
                 }
-                if t != "normal" {
+                if t != "normal" && t != "pubsub" {
                     return Ok(Reply::Verbatim(String::new()));
                 }
+                ty = Some(t);
                 i += 2;
             }
             b"ID" if i + 1 < args.len() => {
@@ -163,7 +183,9 @@ fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
     }
     let mut text = String::new();
     for c in conn.shared.clients() {
-        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+        if ids.as_ref().is_some_and(|v| !v.contains(&c.id))
+            || ty.as_ref().is_some_and(|t| t != client_type(&c))
+        {
             continue;
         }
         text.push_str(&describe(&c));

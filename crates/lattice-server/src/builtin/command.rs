@@ -105,7 +105,9 @@ pub(super) fn run(sub: &str, args: &[Bytes]) -> Result<Reply, CmdError> {
                 _ => CmdError::err("Invalid command specified"),
             })?;
             let pos = r.spec.key_positions(target);
-            if pos.is_empty() {
+            // Shard channels have key positions (cluster routing) but are
+            // `not_key` in Redis's key specs: GETKEYS reports none.
+            if pos.is_empty() || r.spec.flags & flags::PUBSUB != 0 {
                 return Err(CmdError::err("The command has no key arguments"));
             }
             Ok(Reply::Array(

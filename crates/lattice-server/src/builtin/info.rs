@@ -103,10 +103,11 @@ fn section_persistence(s: &Shared, out: &mut String) {
 fn section_stats(s: &Shared, out: &mut String) {
     let st = &s.stats;
     let e = s.core().engine.stats.clone();
+    let ps = s.pubsub.counts();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
         l(&st.total_connections_received),
         l(&st.total_commands_processed),
         l(&st.instantaneous_ops_per_sec),
@@ -117,6 +118,9 @@ fn section_stats(s: &Shared, out: &mut String) {
         e.evicted_keys,
         e.keyspace_hits,
         e.keyspace_misses,
+        ps.0,
+        ps.1,
+        ps.2,
         l(&st.total_error_replies),
     );
 }

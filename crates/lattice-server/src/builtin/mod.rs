@@ -1,6 +1,7 @@
 //! Commands the server layer executes itself: connection state (PING, AUTH,
 //! HELLO, SELECT …), CLIENT, CONFIG, INFO, COMMAND, DEBUG, MEMORY, TIME,
-//! SHUTDOWN, MULTI/EXEC/DISCARD/WATCH/UNWATCH (`crate::transaction`). Their
+//! SHUTDOWN, MULTI/EXEC/DISCARD/WATCH/UNWATCH (`crate::transaction`), pub/sub
+//! (`crate::pubsub`). Their
 //! declarations live in the engine's table (`lattice_engine::cmd::server`);
 //! this module routes to their handlers.
 
@@ -30,6 +31,18 @@ pub(crate) fn arg_str(args: &[Bytes], i: usize) -> String {
 pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesMut) -> Control {
     let parent = r.parent.map(|p| p.name);
     let result: Result<Reply, CmdError> = match (parent, r.spec.name) {
+        // RESP2 clients in subscribed context get PING as a push-style array.
+        (None, "ping")
+            if conn.resp == lattice_resp::encode::Version::Resp2 && conn.pubsub.active() =>
+        {
+            match args.len() {
+                1 | 2 => Ok(Reply::Array(vec![
+                    Reply::bulk(b"pong"),
+                    Reply::bulk(arg(args, 1)),
+                ])),
+                _ => Err(CmdError::Arity("ping".into())),
+            }
+        }
         (None, "ping") => connection::ping(args),
         (None, "echo") => Ok(Reply::bulk(arg(args, 1))),
         (None, "quit") => {
@@ -38,6 +51,7 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         }
         (None, "reset") => {
             transaction::reset(conn);
+            crate::pubsub::reset(conn);
             connection::reset(conn)
         }
         (None, "select") => connection::select(conn, args),
@@ -55,6 +69,14 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         (Some("slowlog"), sub) => crate::observe::slowlog_command(&conn.shared, sub, args),
         (Some("latency"), sub) => crate::observe::latency_command(&conn.shared, sub, args),
         (None, "hotkeys") => crate::observe::hotkeys_command(&conn.shared, conn.db, args),
+        (
+            None,
+            name @ ("subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
+            | "sunsubscribe"),
+        ) => return crate::pubsub::subscription_command(conn, name, args, out),
+        (None, "publish") => return crate::pubsub::publish(conn, false, args, out),
+        (None, "spublish") => return crate::pubsub::publish(conn, true, args, out),
+        (Some("pubsub"), sub) => crate::pubsub::pubsub_command(conn, sub, args),
         (None, "multi") => transaction::multi(conn),
         (None, "exec") => return transaction::exec(conn, out),
         (None, "discard") => transaction::discard(conn),

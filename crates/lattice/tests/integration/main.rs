@@ -14,6 +14,7 @@ mod t50_blocking;
 mod t60_config;
 mod t70_observability;
 mod t80_transactions;
+mod t90_pubsub;
 
 use lattice_testkit::TestServer;
 
