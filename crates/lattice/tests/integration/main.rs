@@ -15,6 +15,7 @@ mod t60_config;
 mod t70_observability;
 mod t80_transactions;
 mod t90_pubsub;
+mod t95_redis_py;
 
 use lattice_testkit::TestServer;
 
