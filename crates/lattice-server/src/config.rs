@@ -87,6 +87,11 @@ pub struct ServerConfig {
     pub output_limits: [OutputLimit; 3],
     /// `hz`
     pub hz: u64,
+    /// `io-threads`: runtime worker threads for connection I/O (start-up
+    /// only). Commands run one at a time on the engine either way; more
+    /// threads parallelise parsing and encoding. Redis's default is 1, and
+    /// on small machines one thread avoids lock contention and wake-ups.
+    pub io_threads: usize,
     /// `notify-keyspace-events` flag bits (`crate::pubsub::notify`).
     pub notify_keyspace_events: u32,
     /// `enable-debug-command`
@@ -130,6 +135,7 @@ impl Default for ServerConfig {
                 },
             ],
             hz: 10,
+            io_threads: 1,
             notify_keyspace_events: 0,
             enable_debug_command: DebugPolicy::Local,
             compat: Vec::new(),
@@ -219,6 +225,7 @@ const DIRECTIVES: &[Directive] = &[
     d("proto-max-bulk-len", Kind::Memory, true),
     d("client-output-buffer-limit", Kind::Special, true),
     d("hz", Kind::Int, true),
+    d("io-threads", Kind::Int, false),
     d("notify-keyspace-events", Kind::Special, true),
     d("enable-debug-command", Kind::Special, false),
     d("lfu-log-factor", Kind::Int, true),
@@ -449,6 +456,13 @@ impl ServerConfig {
                 let v = int()?;
                 self.hz = v.clamp(1, 500);
             }
+            "io-threads" => {
+                let v = int()?;
+                if v == 0 || v > 128 {
+                    return Err(invalid("argument must be between 1 and 128 inclusive"));
+                }
+                self.io_threads = usize_of(v)?;
+            }
             "notify-keyspace-events" => {
                 self.notify_keyspace_events = crate::pubsub::parse_notify_flags(one()?)
                     .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?
@@ -544,6 +558,7 @@ impl ServerConfig {
                     .join(" ")
             }
             "hz" => self.hz.to_string(),
+            "io-threads" => self.io_threads.to_string(),
             "notify-keyspace-events" => {
                 crate::pubsub::notify_flags_string(self.notify_keyspace_events)
             }
@@ -688,6 +703,19 @@ mod tests {
         std::fs::write(&path, "requirepass \"unterminated\n").unwrap();
         assert!(ServerConfig::load(Some(path.to_str().unwrap()), &[]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn io_threads_bounds() {
+        assert_eq!(ServerConfig::default().io_threads, 1);
+        assert_eq!(
+            ServerConfig::load(None, &s(&["--io-threads", "4"]))
+                .unwrap()
+                .io_threads,
+            4
+        );
+        assert!(ServerConfig::load(None, &s(&["--io-threads", "0"])).is_err());
+        assert!(ServerConfig::load(None, &s(&["--io-threads", "500"])).is_err());
     }
 
     #[test]

@@ -84,6 +84,7 @@ fn main() -> anyhow::Result<()> {
     };
     init_logging(&cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.io_threads)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -148,7 +148,14 @@ impl HashValue {
                     true
                 }
             },
-            HashValue::Table(t) => t.insert(field.into(), value.into()).is_none(),
+            // Update in place when the field exists: no owned key to build.
+            HashValue::Table(t) => match t.get_mut(field) {
+                Some(v) => {
+                    *v = value.into();
+                    false
+                }
+                None => t.insert(field.into(), value.into()).is_none(),
+            },
         };
         if self.is_listpack() && self.len() > cfg.hash_max_listpack_entries {
             self.convert_to_table();
