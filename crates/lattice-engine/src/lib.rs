@@ -29,6 +29,8 @@ pub mod glob;
 mod keyspace;
 pub mod number;
 mod reply;
+#[cfg(test)]
+mod test_replies;
 pub mod types;
 mod value;
 

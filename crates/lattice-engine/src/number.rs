@@ -56,6 +56,22 @@ pub struct Strtod {
     pub erange: bool,
 }
 
+impl Strtod {
+    /// A converted number: `value` from `used` bytes whose digits were not
+    /// all zero when `nonzero`. glibc reports ERANGE on overflow and on
+    /// underflow, subnormal results included.
+    fn converted(value: f64, used: usize, nonzero: bool) -> Strtod {
+        let erange = value.is_infinite()
+            || (value == 0.0 && nonzero)
+            || (value != 0.0 && value.abs() < f64::MIN_POSITIVE);
+        Strtod {
+            value,
+            used,
+            erange,
+        }
+    }
+}
+
 /// C's `isspace` in the C locale.
 pub fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -163,15 +179,7 @@ pub fn strtod(s: &[u8]) -> Strtod {
     // "1E+5"), rounding correctly as glibc does.
     let text = std::str::from_utf8(s.get(start..i).unwrap_or(&[])).unwrap_or("");
     let value = sign * text.parse::<f64>().unwrap_or(0.0);
-    // glibc reports ERANGE on overflow and on underflow, subnormals included.
-    let erange = value.is_infinite()
-        || (value == 0.0 && nonzero)
-        || (value != 0.0 && value.abs() < f64::MIN_POSITIVE);
-    Strtod {
-        value,
-        used: i,
-        erange,
-    }
+    Strtod::converted(value, i, nonzero)
 }
 
 /// The hex part of [`strtod`], from the first digit after `0x`.
@@ -225,15 +233,7 @@ fn strtod_hex(s: &[u8], mut i: usize, sign: f64) -> Strtod {
         e -= step;
     }
     let value = sign * value;
-    // glibc reports ERANGE on overflow and on underflow, subnormals included.
-    let erange = value.is_infinite()
-        || (value == 0.0 && nonzero)
-        || (value != 0.0 && value.abs() < f64::MIN_POSITIVE);
-    Strtod {
-        value,
-        used: i,
-        erange,
-    }
+    Strtod::converted(value, i, nonzero)
 }
 
 /// A float argument as Redis's `getDoubleFromObject` takes it: the whole

@@ -12,6 +12,8 @@
 pub mod encode;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod inline;
 mod request;
 

@@ -428,14 +428,8 @@ pub(crate) const SPECS: &[CommandSpec] = &[
 mod tests {
     use super::*;
     use crate::cmd;
+    use crate::test_replies::{argv, arr, b, err, events};
     use crate::{Effect, Engine, EngineConfig, Outcome};
-
-    fn argv(parts: &[&str]) -> Vec<Bytes> {
-        parts
-            .iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
-    }
 
     /// Runs a command as the server would: arity via `resolve`, writes
     /// through prepare/apply, reads through `read`.
@@ -446,28 +440,6 @@ mod tests {
 
     fn run(e: &mut Engine, parts: &[&str]) -> Reply {
         exec(e, parts, 7).reply
-    }
-
-    fn b(s: &str) -> Reply {
-        Reply::bulk_str(s)
-    }
-
-    fn arr(items: &[&str]) -> Reply {
-        Reply::Array(items.iter().map(|s| b(s)).collect())
-    }
-
-    fn err(text: &str) -> Reply {
-        Reply::Error(CmdError::Other(text.to_string()))
-    }
-
-    fn events(out: &Outcome) -> Vec<&'static str> {
-        out.effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Notify { event, .. } => Some(*event),
-                _ => None,
-            })
-            .collect()
     }
 
     /// An engine with the encoding thresholds these tests are written

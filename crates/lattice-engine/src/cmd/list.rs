@@ -842,14 +842,8 @@ pub(crate) const SPECS: &[CommandSpec] = &[
 mod tests {
     use super::*;
     use crate::cmd;
+    use crate::test_replies::{argv, arr, b, err};
     use crate::{Effect, Engine, EngineConfig, Outcome};
-
-    fn argv(parts: &[&str]) -> Vec<Bytes> {
-        parts
-            .iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
-    }
 
     /// Runs a command as the server would: arity via `resolve`, writes
     /// through prepare/apply (blocking allowed or not), reads through `read`.
@@ -860,18 +854,6 @@ mod tests {
 
     fn run(e: &mut Engine, parts: &[&str]) -> Reply {
         exec_with(e, parts, true).reply
-    }
-
-    fn b(s: &str) -> Reply {
-        Reply::bulk_str(s)
-    }
-
-    fn arr(items: &[&str]) -> Reply {
-        Reply::Array(items.iter().map(|s| b(s)).collect())
-    }
-
-    fn err(text: &str) -> Reply {
-        Reply::Error(CmdError::Other(text.to_string()))
     }
 
     fn engine() -> Engine {

@@ -509,14 +509,8 @@ pub(crate) const SPECS: &[CommandSpec] = &[
 mod tests {
     use super::*;
     use crate::cmd;
+    use crate::test_replies::{argv, arr, b, err, events, set};
     use crate::{Effect, Engine, Outcome};
-
-    fn argv(parts: &[&str]) -> Vec<Bytes> {
-        parts
-            .iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
-    }
 
     /// Runs a command as the server would: arity via `resolve`, writes
     /// through prepare/apply, reads through `read`.
@@ -527,22 +521,6 @@ mod tests {
 
     fn run(e: &mut Engine, parts: &[&str]) -> Reply {
         exec(e, parts, 7).reply
-    }
-
-    fn b(s: &str) -> Reply {
-        Reply::bulk_str(s)
-    }
-
-    fn set(items: &[&str]) -> Reply {
-        Reply::Set(items.iter().map(|s| b(s)).collect())
-    }
-
-    fn arr(items: &[&str]) -> Reply {
-        Reply::Array(items.iter().map(|s| b(s)).collect())
-    }
-
-    fn err(text: &str) -> Reply {
-        Reply::Error(CmdError::Other(text.to_string()))
     }
 
     /// The elements of an array or set reply as sorted strings.
@@ -563,16 +541,6 @@ mod tests {
 
     fn strs(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn events(out: &Outcome) -> Vec<&'static str> {
-        out.effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Notify { event, .. } => Some(*event),
-                _ => None,
-            })
-            .collect()
     }
 
     /// An engine with the encoding thresholds these tests are written
