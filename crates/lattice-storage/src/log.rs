@@ -454,6 +454,30 @@ impl<B: LogBackend> Log<B> {
         self.sync_unless_no()
     }
 
+    /// Removes every entry (Raft conflict resolution reaching the first
+    /// entry); the log restarts empty with `next` as its next index.
+    pub fn clear(&mut self, next: u64) -> Result<(), StorageError> {
+        self.check_poison()?;
+        let result = (|| {
+            // Newest first, so a crash part-way leaves a contiguous prefix.
+            while let Some(seg) = self.segments.pop() {
+                self.dirty.remove(&seg.name);
+                self.backend
+                    .remove(&seg.name)
+                    .map_err(|e| StorageError::io(&seg.name, e))?;
+                self.dir_dirty = true;
+            }
+            self.create_segment(next)
+        })();
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result?;
+        self.next = Some(next);
+        self.start = next;
+        self.sync_unless_no()
+    }
+
     fn truncate_inner(&mut self, index: u64) -> Result<(), StorageError> {
         // Newest first, so a crash part-way leaves a contiguous prefix.
         while self.segments.len() > 1 && self.segments.last().is_some_and(|s| s.first > index) {

@@ -122,6 +122,19 @@ fn truncate_everything_keeps_the_log_anchored() {
 }
 
 #[test]
+fn clear_removes_every_entry_including_index_zero() {
+    let mem = MemBackend::new();
+    let (mut log, _) = Log::open(mem.clone(), small(FsyncPolicy::Always)).unwrap();
+    fill(&mut log, 0..=20);
+    log.clear(0).unwrap();
+    assert_eq!((log.first_index(), log.next_index()), (None, Some(0)));
+    fill(&mut log, 0..=1);
+    drop(log);
+    let (log, _) = Log::open(mem, small(FsyncPolicy::Always)).unwrap();
+    assert_eq!(contents(&log), vec![(0, entry(0)), (1, entry(1))]);
+}
+
+#[test]
 fn purge_before_deletes_whole_segments_and_keeps_logical_first() {
     let mem = MemBackend::new();
     let (mut log, _) = Log::open(mem.clone(), small(FsyncPolicy::Always)).unwrap();
