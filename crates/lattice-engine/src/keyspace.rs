@@ -122,6 +122,32 @@ impl KeyTable {
         });
     }
 
+    /// Inserts `key` if absent; false, changing nothing, if present.
+    fn insert_new(&mut self, key: &[u8], entry: Entry) -> bool {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let present = self
+            .index
+            .find(h, |&i| {
+                slots
+                    .get(i as usize)
+                    .is_some_and(|(k, _)| k.as_slice() == key)
+            })
+            .is_some();
+        if present {
+            return false;
+        }
+        let pos = self.slots.len() as u32;
+        self.slots.push((Key::from_slice(key), entry));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(h, pos, |&i| {
+            slots
+                .get(i as usize)
+                .map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
+        });
+        true
+    }
+
     fn swap_remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = self.hash(key);
         let slots = &self.slots;
@@ -227,6 +253,29 @@ impl Db {
         );
     }
 
+    /// Inserts `key` unless it exists (snapshot loading, one lookup); false,
+    /// changing nothing, if it does.
+    pub(crate) fn insert_new(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: u64,
+        access: u32,
+    ) -> bool {
+        let entry = Entry {
+            value,
+            expire_at,
+            access,
+        };
+        if !self.map.insert_new(key, entry) {
+            return false;
+        }
+        if expire_at != 0 {
+            self.volatile.insert(Key::from_slice(key));
+        }
+        true
+    }
+
     /// Removes `key`, returning its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.map.swap_remove(key)?;
@@ -259,6 +308,12 @@ impl Db {
     pub fn clear(&mut self) {
         self.map = KeyTable::default();
         self.volatile = IndexSet::default();
+    }
+
+    /// All keys and entries in slot order (expired ones included): what a
+    /// snapshot copies, so that a loaded database has the same order.
+    pub(crate) fn slots(&self) -> &[(Key, Entry)] {
+        &self.map.slots
     }
 
     /// Iterates over all keys and entries (expired ones included).

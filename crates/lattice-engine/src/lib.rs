@@ -14,7 +14,11 @@
 //! * active expiry and eviction are decisions ([`Engine::expired_keys`],
 //!   [`Engine::eviction_victims`]) that the server turns into
 //!   [`WriteOp::Expire`]/[`WriteOp::Evict`], so replicas never delete on
-//!   their own clock.
+//!   their own clock;
+//! * a snapshot is copied under the caller's lock ([`Engine::snapshot_view`]),
+//!   streamed off it ([`SnapshotView::write_to`]) and loaded whole
+//!   ([`Engine::load_snapshot`]); the format is in
+//!   `docs/design/snapshot-format.md`.
 //!
 //! Depends on no other Lattice crate; `lattice-server` depends on it.
 
@@ -29,6 +33,7 @@ pub mod glob;
 mod keyspace;
 pub mod number;
 mod reply;
+mod snapshot;
 #[cfg(test)]
 mod test_replies;
 pub mod types;
@@ -45,6 +50,7 @@ pub use error::CmdError;
 pub use exec::Exec;
 pub use keyspace::{Db, Entry, Key};
 pub use reply::Reply;
+pub use snapshot::{SnapshotError, SnapshotView};
 pub use value::{StrValue, Value, ValueType};
 
 /// Counters reported by `INFO stats` and `INFO persistence`.

@@ -12,10 +12,21 @@
 //! listpack/ziplist hashes and sorted sets, intsets and zipmaps. Streams and
 //! module values are not supported (`Bad data format`).
 //!
+//! Snapshots (`crate::snapshot`) store each value in this same RDB object
+//! format, through [`write_value_exact`] and [`decode_value`] (the decoder
+//! RESTORE uses too): there a compact encoding is written as a Redis 7.2
+//! listpack or intset blob and a large one as the plain type in its own
+//! element order, so that loading rebuilds the same encoding and order
+//! ([`Fidelity::AsWritten`]) and a replica restored from a snapshot makes
+//! the same seeded random picks as one that replayed the log.
+//!
 //! Also here: whole-value readers and builders for the aggregate types
 //! (`list_items`, `zset_pairs`, `new_list`, `new_zset` …) that SORT shares.
 
+use std::collections::{BTreeSet, VecDeque};
+
 use bytes::Bytes;
+use indexmap::IndexMap;
 
 use super::flags::*;
 use super::{CommandSpec, Group};
@@ -23,12 +34,13 @@ use crate::access;
 use crate::config::EngineConfig;
 use crate::effect::EventClass;
 use crate::exec::Exec;
-use crate::keyspace::Entry;
+use crate::keyspace::{Entry, FastHasher};
 use crate::number::{arg_i64, parse_f64, parse_i64};
-use crate::types::hash::HashValue;
+use crate::types::hash::{HashTable, HashValue};
 use crate::types::list::ListValue;
-use crate::types::set::SetValue;
-use crate::types::zset::{cmp_elements, Limits, ZSetValue};
+use crate::types::listpack::Listpack;
+use crate::types::set::{SetTable, SetValue};
+use crate::types::zset::{cmp_elements, Limits, Score, ZSetValue};
 use crate::value::{StrValue, Value};
 use crate::{CmdError, Reply};
 
@@ -106,27 +118,84 @@ pub(crate) fn crc64(data: &[u8]) -> u64 {
     })
 }
 
+const LZF_HLOG: u32 = 16;
+const LZF_HSIZE: usize = 1 << LZF_HLOG;
+/// Bits of a [`LzfTable`] slot that hold the position (the rest: generation).
+const LZF_POS_BITS: u32 = 40;
+
+/// LZF's hash table, reusable across calls. Redis leaves the table
+/// uninitialised; an empty table is the deterministic equivalent (a stale
+/// slot never passes the checks in `lzf_compress` except by pointing at
+/// equal bytes anyway). Clearing 512 KiB for every string would dominate the
+/// cost of serialising many short strings (a snapshot), so a slot holds
+/// `generation << 40 | position` and only slots of the current call's
+/// generation count: every call sees an empty table without a clear.
+pub(crate) struct LzfTable {
+    slots: Vec<u64>,
+    generation: u64,
+}
+
+impl LzfTable {
+    /// An unallocated table (allocated on the first compression).
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            generation: 0,
+        }
+    }
+
+    /// Starts a compression: every slot reads as empty afterwards.
+    fn begin(&mut self) {
+        if self.slots.is_empty() {
+            self.slots = vec![0; LZF_HSIZE];
+        }
+        self.generation += 1;
+        if self.generation >= 1 << (64 - LZF_POS_BITS) {
+            self.slots.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    fn get(&self, slot: usize) -> usize {
+        match self.slots.get(slot) {
+            Some(&v) if v >> LZF_POS_BITS == self.generation => {
+                (v & ((1 << LZF_POS_BITS) - 1)) as usize
+            }
+            _ => usize::MAX,
+        }
+    }
+
+    fn set(&mut self, slot: usize, pos: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = (self.generation << LZF_POS_BITS) | pos as u64;
+        }
+    }
+}
+
 /// LZF compression as Redis's `lzf_compress` (liblzf 3.6, HLOG 16,
 /// VERY_FAST), so that DUMP produces the same bytes. `None` when the output would not fit in
 /// `out_len` bytes.
+#[cfg(test)]
 fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    const HLOG: u32 = 16;
-    const HSIZE: usize = 1 << HLOG;
+    lzf_compress_with(input, out_len, &mut LzfTable::new())
+}
+
+/// [`lzf_compress`] with a caller's (reused) hash table.
+fn lzf_compress_with(input: &[u8], out_len: usize, htab: &mut LzfTable) -> Option<Vec<u8>> {
+    const HLOG: u32 = LZF_HLOG;
+    const HSIZE: usize = LZF_HSIZE;
     const MAX_LIT: usize = 1 << 5;
     const MAX_OFF: usize = 1 << 13;
     const MAX_REF: usize = (1 << 8) + (1 << 3);
     let in_end = input.len();
-    if in_end < 3 || out_len == 0 {
+    if in_end < 3 || out_len == 0 || in_end as u64 >= 1 << LZF_POS_BITS {
         return None;
     }
     let at = |i: usize| u32::from(input.get(i).copied().unwrap_or(0));
     let frst = |p: usize| (at(p) << 8) | at(p + 1);
     let next = |v: u32, p: usize| (v << 8) | at(p + 2);
     let idx = |h: u32| ((h >> (24 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1);
-    // Redis leaves the table uninitialised; an empty table is the
-    // deterministic equivalent (a stale slot never passes the checks below
-    // except by pointing at equal bytes anyway).
-    let mut htab = vec![usize::MAX; HSIZE];
+    htab.begin();
     let mut out = vec![0u8; out_len + 8];
     let out_end = out_len;
     let put = |out: &mut Vec<u8>, i: usize, b: u8| {
@@ -139,10 +208,8 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while ip + 2 < in_end {
         hval = next(hval, ip);
         let slot = idx(hval);
-        let r = htab.get(slot).copied().unwrap_or(usize::MAX);
-        if let Some(s) = htab.get_mut(slot) {
-            *s = ip;
-        }
+        let r = htab.get(slot);
+        htab.set(slot, ip);
         let matched = r != usize::MAX
             && r < ip
             && ip - r - 1 < MAX_OFF
@@ -194,14 +261,10 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = frst(ip);
             hval = next(hval, ip);
-            if let Some(s) = htab.get_mut(idx(hval)) {
-                *s = ip;
-            }
+            htab.set(idx(hval), ip);
             ip += 1;
             hval = next(hval, ip);
-            if let Some(s) = htab.get_mut(idx(hval)) {
-                *s = ip;
-            }
+            htab.set(idx(hval), ip);
             ip += 1;
         } else {
             if op >= out_end {
@@ -241,7 +304,9 @@ fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
 /// LZF decompression; `None` unless the input decodes to exactly `out_len`
 /// bytes.
 fn lzf_decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(out_len);
+    // `out_len` comes from the payload: trust it only as far as the input
+    // could expand (a 3-byte back reference yields at most 264 bytes).
+    let mut out: Vec<u8> = Vec::with_capacity(out_len.min(input.len().saturating_mul(88)));
     let mut ip = 0usize;
     while ip < input.len() {
         let ctrl = usize::from(*input.get(ip)?);
@@ -311,8 +376,8 @@ fn encode_int(v: i64, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Redis's `rdbSaveRawString`.
-fn save_string(out: &mut Vec<u8>, s: &[u8]) {
+/// Redis's `rdbSaveRawString`, compressing with the caller's LZF table.
+fn save_string_with(out: &mut Vec<u8>, s: &[u8], lzf: &mut LzfTable) {
     if s.len() <= 11 {
         if let Some(v) = parse_i64(s) {
             if encode_int(v, out) {
@@ -321,7 +386,7 @@ fn save_string(out: &mut Vec<u8>, s: &[u8]) {
         }
     }
     if s.len() > 20 {
-        if let Some(c) = lzf_compress(s, s.len() - 4) {
+        if let Some(c) = lzf_compress_with(s, s.len() - 4, lzf) {
             out.push(0xc3);
             save_len(out, c.len());
             save_len(out, s.len());
@@ -331,6 +396,12 @@ fn save_string(out: &mut Vec<u8>, s: &[u8]) {
     }
     save_len(out, s.len());
     out.extend_from_slice(s);
+}
+
+/// [`save_string_with`] with a fresh table (tests build payloads with it).
+#[cfg(test)]
+fn save_string(out: &mut Vec<u8>, s: &[u8]) {
+    save_string_with(out, s, &mut LzfTable::new());
 }
 
 /// Redis's intset blob: the narrowest width holding every value.
@@ -351,31 +422,118 @@ fn intset_blob(values: &[i64]) -> Vec<u8> {
     out
 }
 
-/// The RDB serialization of a value (type byte and payload).
+/// A value that has no RDB form: a compact encoding whose Redis listpack
+/// would pass 4 GiB (unreachable with sane `*-max-listpack-*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLarge;
+
+/// Appends one Redis listpack entry (`lpAppend`): canonical integers in the
+/// smallest integer encoding, other strings with a 6-, 12- or 32-bit length,
+/// then the entry's length backwards (`lpEncodeBacklen`). `listpack_entries`
+/// reads exactly this.
+fn lp_append_entry(out: &mut Vec<u8>, e: &[u8]) -> Result<(), TooLarge> {
+    let start = out.len();
+    match parse_i64(e) {
+        Some(v @ 0..=127) => out.push(v as u8),
+        Some(v @ -4096..=4095) => {
+            let u = (v as u16) & 0x1fff;
+            out.push(0xc0 | (u >> 8) as u8);
+            out.push(u as u8);
+        }
+        Some(v) if i16::try_from(v).is_ok() => {
+            out.push(0xf1);
+            out.extend_from_slice(&(v as i16).to_le_bytes());
+        }
+        Some(v) if (-(1 << 23)..1 << 23).contains(&v) => {
+            out.push(0xf2);
+            out.extend_from_slice(v.to_le_bytes().get(..3).unwrap_or_default());
+        }
+        Some(v) if i32::try_from(v).is_ok() => {
+            out.push(0xf3);
+            out.extend_from_slice(&(v as i32).to_le_bytes());
+        }
+        Some(v) => {
+            out.push(0xf4);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        None if e.len() < 64 => {
+            out.push(0x80 | e.len() as u8);
+            out.extend_from_slice(e);
+        }
+        None if e.len() < 4096 => {
+            out.push(0xe0 | (e.len() >> 8) as u8);
+            out.push(e.len() as u8);
+            out.extend_from_slice(e);
+        }
+        None => {
+            out.push(0xf0);
+            out.extend_from_slice(&u32::try_from(e.len()).map_err(|_| TooLarge)?.to_le_bytes());
+            out.extend_from_slice(e);
+        }
+    }
+    let l = out.len() - start;
+    let low = |shift: u32| ((l >> shift) & 127) as u8 | 128;
+    if l <= 127 {
+        out.push(l as u8);
+    } else if l < 16383 {
+        out.extend_from_slice(&[(l >> 7) as u8, low(0)]);
+    } else if l < 2_097_151 {
+        out.extend_from_slice(&[(l >> 14) as u8, low(7), low(0)]);
+    } else if l < 268_435_455 {
+        out.extend_from_slice(&[(l >> 21) as u8, low(14), low(7), low(0)]);
+    } else {
+        out.extend_from_slice(&[(l >> 28) as u8, low(21), low(14), low(7), low(0)]);
+    }
+    Ok(())
+}
+
+/// A Redis listpack of `entries`: total bytes (u32), count (u16, 65535
+/// meaning "count them"), the entries, 0xff.
+fn listpack_blob<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Result<Vec<u8>, TooLarge> {
+    let mut out = vec![0u8; 6];
+    let mut count = 0usize;
+    for e in entries {
+        lp_append_entry(&mut out, e)?;
+        count += 1;
+    }
+    out.push(0xff);
+    let total = u32::try_from(out.len()).map_err(|_| TooLarge)?;
+    let count = u16::try_from(count).unwrap_or(u16::MAX);
+    if let Some(h) = out.get_mut(..4) {
+        h.copy_from_slice(&total.to_le_bytes());
+    }
+    if let Some(h) = out.get_mut(4..6) {
+        h.copy_from_slice(&count.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// The RDB serialization of a value as DUMP writes it (type byte and
+/// payload): the plain types every Redis restores (module doc).
 fn serialize_value(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
+    let lzf = &mut LzfTable::new();
     match v {
         Value::Str(s) => {
             out.push(RDB_TYPE_STRING);
-            save_string(&mut out, s);
+            save_string_with(&mut out, s, lzf);
         }
         Value::List(l) => {
             out.push(RDB_TYPE_LIST);
-            let items = list_items(l);
-            save_len(&mut out, items.len());
-            for i in &items {
-                save_string(&mut out, i);
+            save_len(&mut out, l.len());
+            for i in l.iter() {
+                save_string_with(&mut out, i, lzf);
             }
         }
         Value::Set(s) => {
             if let SetValue::Intset(v) = &**s {
                 out.push(RDB_TYPE_SET_INTSET);
-                save_string(&mut out, &intset_blob(v));
+                save_string_with(&mut out, &intset_blob(v), lzf);
             } else {
                 out.push(RDB_TYPE_SET);
                 save_len(&mut out, s.len());
                 for m in s.iter() {
-                    m.with_bytes(|b| save_string(&mut out, b));
+                    m.with_bytes(|b| save_string_with(&mut out, b, lzf));
                 }
             }
         }
@@ -383,22 +541,104 @@ fn serialize_value(v: &Value) -> Vec<u8> {
             out.push(RDB_TYPE_HASH);
             save_len(&mut out, h.len());
             for (f, v) in h.iter() {
-                save_string(&mut out, f);
-                save_string(&mut out, v);
+                save_string_with(&mut out, f, lzf);
+                save_string_with(&mut out, v, lzf);
             }
         }
         Value::ZSet(z) => {
             out.push(RDB_TYPE_ZSET_2);
-            let pairs = zset_pairs(z);
-            save_len(&mut out, pairs.len());
+            save_len(&mut out, z.len());
             // Highest first, as Redis walks its skiplist from the tail.
-            for (m, score) in pairs.iter().rev() {
-                save_string(&mut out, m);
+            for (m, score) in z.iter().rev() {
+                save_string_with(&mut out, m, lzf);
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
     }
     out
+}
+
+/// The RDB serialization of a value that also records its encoding and
+/// element order, for snapshots (`docs/design/snapshot-format.md`): a
+/// compact encoding is written as Redis 7.2's RDB writes it (a listpack or
+/// intset blob: types 16, 17, 18, 20, 11), a large one as the plain type
+/// (LIST 1, SET 2, HASH 4, ZSET_2 5) in the table's own order (for a sorted
+/// set, its member map's order, which random picks and ZSCAN index). Read
+/// back by [`decode_value`] with [`Fidelity::AsWritten`], which rebuilds the
+/// same encoding and order. Appends to `out`.
+pub(crate) fn write_value_exact(
+    out: &mut Vec<u8>,
+    v: &Value,
+    lzf: &mut LzfTable,
+) -> Result<(), TooLarge> {
+    match v {
+        Value::Str(s) => {
+            out.push(RDB_TYPE_STRING);
+            save_string_with(out, s, lzf);
+        }
+        Value::List(l) => match &**l {
+            ListValue::Listpack(lp) => {
+                out.push(RDB_TYPE_LIST_QUICKLIST_2);
+                save_len(out, 1);
+                save_len(out, QUICKLIST_NODE_CONTAINER_PACKED as usize);
+                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+            }
+            ListValue::Quicklist(q) => {
+                out.push(RDB_TYPE_LIST);
+                save_len(out, q.len());
+                for i in q {
+                    save_string_with(out, i, lzf);
+                }
+            }
+        },
+        Value::Set(s) => match &**s {
+            SetValue::Intset(v) => {
+                out.push(RDB_TYPE_SET_INTSET);
+                save_string_with(out, &intset_blob(v), lzf);
+            }
+            SetValue::Listpack(lp) => {
+                out.push(RDB_TYPE_SET_LISTPACK);
+                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+            }
+            SetValue::Table(t) => {
+                out.push(RDB_TYPE_SET);
+                save_len(out, t.len());
+                for m in t {
+                    save_string_with(out, m, lzf);
+                }
+            }
+        },
+        Value::Hash(h) => match &**h {
+            HashValue::Listpack(lp) => {
+                out.push(RDB_TYPE_HASH_LISTPACK);
+                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+            }
+            HashValue::Table(t) => {
+                out.push(RDB_TYPE_HASH);
+                save_len(out, t.len());
+                for (f, v) in t {
+                    save_string_with(out, f, lzf);
+                    save_string_with(out, v, lzf);
+                }
+            }
+        },
+        Value::ZSet(z) => match &**z {
+            // member, score text, member, score text … in (score, member) order.
+            ZSetValue::Listpack(lp) => {
+                out.push(RDB_TYPE_ZSET_LISTPACK);
+                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+            }
+            ZSetValue::Skiplist { dict, .. } => {
+                out.push(RDB_TYPE_ZSET_2);
+                save_len(out, dict.len());
+                for (m, score) in dict {
+                    save_string_with(out, m, lzf);
+                    out.extend_from_slice(&score.to_le_bytes());
+                }
+            }
+        },
+    }
+    Ok(())
 }
 
 /// A DUMP payload: the serialized value, RDB version and CRC64.
@@ -434,9 +674,24 @@ fn verify_payload(p: &[u8]) -> bool {
 
 /// The payload is malformed (`Bad data format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bad;
+pub(crate) struct Bad;
 
 type Load<T> = Result<T, Bad>;
+
+/// How [`decode_value`] picks a decoded value's encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fidelity {
+    /// By content, as RESTORE (Redis's `rdbLoadObject`): the encoding the
+    /// thresholds give the elements, whatever type byte carried them.
+    ByContent,
+    /// As [`write_value_exact`] recorded it: a plain type (LIST, SET, HASH,
+    /// ZSET_2) is the large encoding with its elements in the written order,
+    /// even when small; a blob type is the compact encoding (a set listpack
+    /// stays a listpack even if every member is an integer), converted to
+    /// the large one only if it is over `cfg`'s thresholds, as a live value
+    /// would have been. Types `write_value_exact` never writes are refused.
+    AsWritten,
+}
 
 /// A cursor over an RDB payload.
 struct Reader<'a> {
@@ -821,8 +1076,114 @@ fn build_list(items: Vec<Vec<u8>>, cfg: &EngineConfig) -> Load<Value> {
     Ok(Value::List(Box::new(new_list(items, cfg))))
 }
 
+/// A list in the large representation, elements in the written order.
+fn exact_list(r: &mut Reader<'_>) -> Load<Value> {
+    let n = r.len()?;
+    let mut q = VecDeque::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        q.push_back(r.string()?.into_boxed_slice());
+    }
+    if q.is_empty() {
+        return Err(Bad);
+    }
+    Ok(Value::List(Box::new(ListValue::Quicklist(q))))
+}
+
+/// A set table, members in the written order.
+fn exact_set_table(r: &mut Reader<'_>) -> Load<Value> {
+    let n = r.len()?;
+    let mut t = SetTable::with_capacity_and_hasher(n.min(1 << 16), FastHasher::default());
+    for _ in 0..n {
+        if !t.insert(r.string()?.into_boxed_slice()) {
+            return Err(Bad); // a duplicate member
+        }
+    }
+    if t.is_empty() {
+        return Err(Bad);
+    }
+    Ok(Value::Set(Box::new(SetValue::Table(t))))
+}
+
+/// A set listpack in the written order (or a table, in that order, if it
+/// is over the thresholds), never an intset.
+fn exact_set_listpack(members: Vec<Vec<u8>>, cfg: &EngineConfig) -> Load<Value> {
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    if members.is_empty() || !members.iter().all(|m| seen.insert(&m[..])) {
+        return Err(Bad);
+    }
+    let fits = members.len() <= cfg.set_max_listpack_entries
+        && members
+            .iter()
+            .all(|m| m.len() <= cfg.set_max_listpack_value);
+    let mut s = SetValue::Listpack(Listpack::new());
+    if let SetValue::Listpack(lp) = &mut s {
+        for m in &members {
+            lp.push_back(m);
+        }
+    }
+    if !fits {
+        s.convert_to_table();
+    }
+    Ok(Value::Set(Box::new(s)))
+}
+
+/// A hash table, fields in the written order.
+fn exact_hash_table(r: &mut Reader<'_>) -> Load<Value> {
+    let n = r.len()?;
+    let mut t = HashTable::with_capacity_and_hasher(n.min(1 << 16), FastHasher::default());
+    for _ in 0..n {
+        let f = r.string()?.into_boxed_slice();
+        let v = r.string()?.into_boxed_slice();
+        if t.insert(f, v).is_some() {
+            return Err(Bad); // a duplicate field
+        }
+    }
+    if t.is_empty() {
+        return Err(Bad);
+    }
+    Ok(Value::Hash(Box::new(HashValue::Table(t))))
+}
+
+/// A sorted set's large form, its member map in the written order.
+fn exact_zset_skiplist(r: &mut Reader<'_>) -> Load<Value> {
+    let n = r.len()?;
+    let mut dict = IndexMap::with_capacity_and_hasher(n.min(1 << 16), FastHasher::default());
+    let mut tree = BTreeSet::new();
+    for _ in 0..n {
+        let m: Box<[u8]> = r.string()?.into_boxed_slice();
+        let s = r.binary_double()?;
+        if s.is_nan() || dict.insert(m.clone(), s).is_some() {
+            return Err(Bad); // NaN, or a duplicate member
+        }
+        tree.insert((Score(s), m));
+    }
+    if dict.is_empty() {
+        return Err(Bad);
+    }
+    Ok(Value::ZSet(Box::new(ZSetValue::Skiplist { dict, tree })))
+}
+
 /// `rdbLoadObject` for the types Lattice has.
-fn load_object(t: u8, r: &mut Reader<'_>, cfg: &EngineConfig) -> Load<Value> {
+fn load_object(t: u8, r: &mut Reader<'_>, cfg: &EngineConfig, fidelity: Fidelity) -> Load<Value> {
+    if fidelity == Fidelity::AsWritten {
+        match t {
+            RDB_TYPE_LIST => return exact_list(r),
+            RDB_TYPE_SET => return exact_set_table(r),
+            RDB_TYPE_HASH => return exact_hash_table(r),
+            RDB_TYPE_ZSET_2 => return exact_zset_skiplist(r),
+            RDB_TYPE_SET_LISTPACK => {
+                return exact_set_listpack(listpack_entries(&r.string()?)?, cfg)
+            }
+            // The compact blobs come back in the encoding their content
+            // gets, which is the compact one unless the thresholds shrank.
+            RDB_TYPE_STRING
+            | RDB_TYPE_SET_INTSET
+            | RDB_TYPE_HASH_LISTPACK
+            | RDB_TYPE_ZSET_LISTPACK
+            | RDB_TYPE_LIST_QUICKLIST_2 => {}
+            _ => return Err(Bad),
+        }
+    }
     match t {
         RDB_TYPE_STRING => Ok(Value::Str(StrValue::from_vec(r.string()?))),
         RDB_TYPE_LIST => {
@@ -930,12 +1291,24 @@ fn load_object(t: u8, r: &mut Reader<'_>, cfg: &EngineConfig) -> Load<Value> {
     }
 }
 
+/// Decodes one RDB-serialised value (type byte and payload, without DUMP's
+/// footer): the one decoder RESTORE and snapshot loading share. Returns the
+/// value and the number of bytes of `body` it used.
+pub(crate) fn decode_value(
+    body: &[u8],
+    cfg: &EngineConfig,
+    fidelity: Fidelity,
+) -> Load<(Value, usize)> {
+    let mut r = Reader { buf: body, pos: 0 };
+    let t = r.byte()?;
+    let v = load_object(t, &mut r, cfg, fidelity)?;
+    Ok((v, r.pos))
+}
+
 /// Decodes a DUMP payload (already verified) into a value.
 fn load_payload(p: &[u8], cfg: &EngineConfig) -> Load<Value> {
     let body = p.get(..p.len().saturating_sub(10)).ok_or(Bad)?;
-    let mut r = Reader { buf: body, pos: 0 };
-    let t = r.byte()?;
-    load_object(t, &mut r, cfg)
+    decode_value(body, cfg, Fidelity::ByContent).map(|(v, _)| v)
 }
 
 // ---------------------------------------------------------------------------
@@ -1219,6 +1592,129 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_lzf_table_compresses_as_a_fresh_one() {
+        let inputs: Vec<Vec<u8>> = vec![
+            b"abcabcabcabcabcabcabcabcabcabc".to_vec(),
+            (0..5000u32).map(|i| (i % 251) as u8).collect(),
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
+            (0..3000u32).map(|i| (i * 7 % 13) as u8).collect(),
+        ];
+        let mut table = LzfTable::new();
+        for round in 0..3 {
+            if round == 2 {
+                // The generation counter wraps: the table is cleared once.
+                table.generation = (1 << (64 - LZF_POS_BITS)) - 1;
+            }
+            for input in &inputs {
+                let n = input.len();
+                assert_eq!(
+                    lzf_compress_with(input, n + 64, &mut table),
+                    lzf_compress(input, n + 64)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn listpack_blobs_decode_back_at_every_encoding_boundary() {
+        let mut entries: Vec<Vec<u8>> = [
+            "0",
+            "127",
+            "128",
+            "-1",
+            "-4096",
+            "4095",
+            "4096",
+            "-4097",
+            "32767",
+            "-32768",
+            "32768",
+            "8388607",
+            "-8388608",
+            "8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "007",
+            "-0",
+            "+1",
+            "1.5",
+            "",
+            " 1",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        for n in [63, 64, 4095, 4096, 20_000] {
+            entries.push(vec![b'q'; n]);
+        }
+        let blob = listpack_blob(entries.iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(listpack_entries(&blob).unwrap(), entries);
+        // Integers take Redis's integer encodings (7-bit: one byte + backlen).
+        assert_eq!(
+            listpack_blob([&b"5"[..]].into_iter()).unwrap(),
+            vec![9, 0, 0, 0, 1, 0, 5, 1, 0xff]
+        );
+        // More than 65534 entries: the count field says "count them".
+        let many: Vec<Vec<u8>> = (0..70_000).map(|i| format!("{i}").into_bytes()).collect();
+        let blob = listpack_blob(many.iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(blob.get(4..6), Some(&[0xff, 0xff][..]));
+        assert_eq!(listpack_entries(&blob).unwrap(), many);
+    }
+
+    #[test]
+    fn exact_values_decode_with_their_encoding_and_order() {
+        let cfg = EngineConfig::default();
+        let mut e = Engine::new(cfg.clone());
+        // A set listpack of integers (created with a string, which left)
+        // stays a listpack in insertion order; RESTORE makes it an intset.
+        for a in [
+            &[&b"sadd"[..], b"s", b"x", b"3", b"1", b"2"][..],
+            &[b"srem", b"s", b"x"],
+        ] {
+            run(&mut e, a);
+        }
+        // A hash table emptied down to one field stays a table.
+        let mut args: Vec<Vec<u8>> = vec![b"hset".to_vec(), b"h".to_vec()];
+        for i in 0..600 {
+            args.push(format!("f{i}").into_bytes());
+            args.push(b"v".to_vec());
+        }
+        run(&mut e, &args.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let mut del: Vec<Vec<u8>> = vec![b"hdel".to_vec(), b"h".to_vec()];
+        del.extend((1..600).map(|i| format!("f{i}").into_bytes()));
+        run(&mut e, &del.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        for (key, exact, by_content) in [
+            (&b"s"[..], "listpack", "intset"),
+            (b"h", "hashtable", "listpack"),
+        ] {
+            let v = value(&e, key);
+            let mut out = Vec::new();
+            write_value_exact(&mut out, &v, &mut LzfTable::new()).unwrap();
+            let (back, used) = decode_value(&out, &cfg, Fidelity::AsWritten).unwrap();
+            assert_eq!(used, out.len());
+            assert_eq!(back.encoding(), exact);
+            assert_eq!(
+                decode_value(&out, &cfg, Fidelity::ByContent)
+                    .unwrap()
+                    .0
+                    .encoding(),
+                by_content
+            );
+            assert_eq!(dump_payload(&back), dump_payload(&v));
+        }
+        match value(&e, b"s") {
+            Value::Set(s) => assert_eq!(
+                s.iter().map(|m| m.to_vec()).collect::<Vec<_>>(),
+                vec![b"3".to_vec(), b"1".to_vec(), b"2".to_vec()]
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn restores_redis_aggregates() {
         let mut e = Engine::new(EngineConfig::default());
         // RPUSH l1 a b 1 -200 <70 x c>: a quicklist of one listpack.
@@ -1452,6 +1948,23 @@ mod tests {
             vec![42],                                                   // unknown type
             vec![RDB_TYPE_STRING, 0xc3, 2, 5, 0x01, b'a'],              // LZF length mismatch
             vec![RDB_TYPE_SET_INTSET, 8, 2, 0, 0, 0, 0, 0, 0, 0],       // empty intset
+            // LZF claiming a 1 TiB result: refused without allocating it.
+            vec![
+                RDB_TYPE_STRING,
+                0xc3,
+                2,
+                0x81,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0x01,
+                b'a',
+            ],
         ];
         for body in cases {
             let p = with_checksum(body.clone(), RDB_VERSION);
