@@ -126,9 +126,14 @@ impl std::fmt::Display for Proposal {
 pub enum Outcome {
     /// The reply.
     Reply(Reply),
-    /// The command blocked; the reply arrives on this channel when a later
-    /// write serves the client (or never, if it times out first).
-    Blocked(oneshot::Receiver<Reply>),
+    /// The command blocked; the reply arrives on `rx` when a later write
+    /// serves the client (or never, if it times out first).
+    Blocked {
+        /// Where the reply arrives.
+        rx: oneshot::Receiver<Reply>,
+        /// The command's timeout (0: forever).
+        timeout_ms: u64,
+    },
 }
 
 /// One outcome per command of the applied proposal (empty for blank and

@@ -41,6 +41,9 @@ use crate::{Entry, LogId, TypeConfig};
 
 type StoreResult<T> = Result<T, StorageError<u64>>;
 
+/// Applied entries kept in memory with `appendonly no`.
+const MEMORY_KEEP: u64 = 1024;
+
 fn io_err(e: impl std::error::Error + 'static) -> StorageError<u64> {
     StorageError::IO {
         source: StorageIOError::write_logs(AnyError::new(&e)),
@@ -121,6 +124,10 @@ enum Io {
     SaveVote {
         vote: Vote<u64>,
         purged: Option<LogId>,
+        done: oneshot::Sender<Result<(), LogError>>,
+    },
+    /// Make everything appended durable, whatever the policy (shutdown).
+    Flush {
         done: oneshot::Sender<Result<(), LogError>>,
     },
 }
@@ -269,6 +276,9 @@ impl LogStore {
     /// Entries currently held on disk or in memory after the last purge.
     pub fn len(&self) -> u64 {
         let ix = lock(&self.shared.index);
+        if self.io.is_none() {
+            return ix.cache.len() as u64;
+        }
         let first = ix.last_purged.map_or(0, |p| p.index + 1);
         ix.last_log_id
             .map_or(0, |l| (l.index + 1).saturating_sub(first))
@@ -291,6 +301,14 @@ impl LogStore {
             Ok(r) => r.map_err(io_err),
             Err(_) => Err(io_err(std::io::Error::other("log writer stopped"))),
         }
+    }
+
+    /// Fsyncs everything appended so far, whatever `appendfsync` says
+    /// (SHUTDOWN and SIGTERM, as Redis fsyncs its AOF on the way out).
+    pub async fn flush(&self) -> Result<(), String> {
+        self.send_and_wait(|done| Io::Flush { done })
+            .await
+            .map_err(|e| e.to_string())
     }
 
     // openraft's error type is what the trait returns; boxing it here would
@@ -421,14 +439,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 ix.last_log_id = Some(e.log_id);
                 ix.cache.push_back(e);
             }
-            // Applied entries leave the cache; in memory mode they are gone
-            // (purged), but the last entry stays so the log state holds.
-            while ix.cache.len() > 1 && ix.cache_first().is_some_and(|f| f <= applied) {
-                if let Some(e) = ix.cache.pop_front() {
-                    if self.io.is_none() {
-                        ix.last_purged = Some(e.log_id);
-                    }
-                }
+            // Applied entries leave the cache (on disk they can be read
+            // back). In memory mode they are gone for good, so a window of
+            // the newest applied ones stays for openraft's own lookups near
+            // the tail; older ones could only matter to a follower, and a
+            // group of one has none.
+            let keep = if self.io.is_none() { MEMORY_KEEP } else { 0 };
+            while ix
+                .cache_first()
+                .is_some_and(|f| f.saturating_add(keep) < applied)
+            {
+                ix.cache.pop_front();
             }
         }
         match &self.io {
@@ -642,6 +663,10 @@ impl Writer {
                     .meta
                     .save(MetaState { vote, purged })
                     .and_then(|()| lock(&self.log).purge_before(upto + 1));
+                let _ = done.send(r);
+            }
+            Io::Flush { done } => {
+                let r = lock(&self.log).sync().and_then(|()| self.meta.sync());
                 let _ = done.send(r);
             }
             Io::SaveVote { vote, purged, done } => {

@@ -69,8 +69,22 @@ pub struct ServerConfig {
     pub protected_mode: bool,
     /// `maxmemory` bytes (0: no limit)
     pub maxmemory: u64,
-    /// `dir`
+    /// `dir`: where the log and snapshots live.
     pub dir: PathBuf,
+    /// `appendonly`: writes go to the on-disk log (no: the log is kept in
+    /// memory only, for pure caches).
+    pub appendonly: bool,
+    /// `appendfsync`: when log appends are fsynced.
+    pub appendfsync: lattice_storage::FsyncPolicy,
+    /// `debug-log-faults`: wrap the log's files in the fault-injecting
+    /// backend so `DEBUG LOG-FAULT` can simulate fsync errors and a full
+    /// disk (tests; start-up only).
+    pub debug_log_faults: bool,
+    /// `auto-aof-rewrite-percentage`: snapshot (and compact the log) when it
+    /// grew by this percentage of the last snapshot's size (0: never).
+    pub auto_snapshot_percentage: u64,
+    /// `auto-aof-rewrite-min-size`: ... and is at least this many bytes.
+    pub auto_snapshot_min_size: u64,
     /// `timeout` seconds (0: never)
     pub timeout: u64,
     /// `tcp-keepalive` seconds (0: off)
@@ -115,6 +129,11 @@ impl Default for ServerConfig {
             protected_mode: true,
             maxmemory: 0,
             dir: PathBuf::from("."),
+            appendonly: true,
+            appendfsync: lattice_storage::FsyncPolicy::Always,
+            debug_log_faults: false,
+            auto_snapshot_percentage: 100,
+            auto_snapshot_min_size: 64 << 20,
             timeout: 0,
             tcp_keepalive: 300,
             loglevel: "notice".into(),
@@ -215,6 +234,13 @@ const DIRECTIVES: &[Directive] = &[
     d("maxmemory-policy", Kind::Special, true),
     d("maxmemory-samples", Kind::Int, true),
     d("dir", Kind::Text, true),
+    d("appendonly", Kind::Bool, false),
+    d("appendfsync", Kind::Special, false),
+    d("auto-aof-rewrite-percentage", Kind::Int, true),
+    d("auto-aof-rewrite-min-size", Kind::Memory, true),
+    d("debug-log-faults", Kind::Bool, false),
+    d("appendfilename", Kind::Text, false),
+    d("appenddirname", Kind::Text, false),
     d("databases", Kind::Int, false),
     d("timeout", Kind::Int, true),
     d("tcp-keepalive", Kind::Int, true),
@@ -387,6 +413,22 @@ impl ServerConfig {
                 }
                 self.dir = p;
             }
+            "appendonly" => self.appendonly = boolean()?,
+            "appendfsync" => {
+                self.appendfsync = match one()?.to_ascii_lowercase().as_str() {
+                    "always" => lattice_storage::FsyncPolicy::Always,
+                    "everysec" => lattice_storage::FsyncPolicy::EverySec,
+                    "no" => lattice_storage::FsyncPolicy::No,
+                    _ => {
+                        return Err(invalid(
+                            "argument(s) must be one of the following: always, everysec, no",
+                        ))
+                    }
+                }
+            }
+            "auto-aof-rewrite-percentage" => self.auto_snapshot_percentage = int()?,
+            "debug-log-faults" => self.debug_log_faults = boolean()?,
+            "auto-aof-rewrite-min-size" => self.auto_snapshot_min_size = mem()?,
             "databases" => {
                 let v = int()?;
                 if v == 0 || v > 1_000_000 {
@@ -535,6 +577,15 @@ impl ServerConfig {
                 .unwrap_or_else(|_| self.dir.clone())
                 .display()
                 .to_string(),
+            "appendonly" => yes_no(self.appendonly),
+            "appendfsync" => match self.appendfsync {
+                lattice_storage::FsyncPolicy::Always => "always".into(),
+                lattice_storage::FsyncPolicy::EverySec => "everysec".into(),
+                lattice_storage::FsyncPolicy::No => "no".into(),
+            },
+            "auto-aof-rewrite-percentage" => self.auto_snapshot_percentage.to_string(),
+            "debug-log-faults" => yes_no(self.debug_log_faults),
+            "auto-aof-rewrite-min-size" => self.auto_snapshot_min_size.to_string(),
             "databases" => e.databases.to_string(),
             "timeout" => self.timeout.to_string(),
             "tcp-keepalive" => self.tcp_keepalive.to_string(),

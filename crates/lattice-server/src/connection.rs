@@ -112,11 +112,16 @@ async fn wait_blocked(
         tokio::select! {
             r = &mut wait.rx => break r.ok(),
             _ = &mut sleep => {
-                // Time is up, unless a write served us in the meantime.
-                if shared.core().blocked.take(id).is_some() {
-                    break Some(wait.timeout_reply);
+                // Time is up, unless a write served us first: the Unblock
+                // goes through the log, so replay serves exactly who the
+                // live run served.
+                match shared.propose(lattice_raft::Command::Unblock { client: id }).await {
+                    Ok(lattice_raft::Outcome::Reply(lattice_engine::Reply::Int(1))) => {
+                        break Some(wait.timeout_reply);
+                    }
+                    Ok(_) => break (&mut wait.rx).await.ok(),
+                    Err(e) => break Some(lattice_engine::Reply::Error(e)),
                 }
-                break (&mut wait.rx).await.ok();
             }
             r = rd.read_buf(inbuf) => match r {
                 Ok(0) | Err(_) => break None,
@@ -138,8 +143,8 @@ async fn wait_blocked(
             _ = shutdown.changed() => break None,
         }
     };
-    if result.is_none() {
-        shared.core().blocked.take(id);
+    if result.is_none() && shared.core().blocked.contains(id) {
+        shared.submit(lattice_raft::Command::Unblock { client: id });
     }
     conn.handle.info().blocked = false;
     result

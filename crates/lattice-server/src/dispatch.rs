@@ -3,7 +3,8 @@
 //! arity, authentication, memory (evict, then refuse `denyoom` commands),
 //! CLIENT PAUSE, queueing inside MULTI (`transaction.rs`), then execution —
 //! server-layer commands here, engine reads via
-//! `Engine::read`, engine writes via `prepare` + `apply` — and blocking.
+//! `Engine::read` on the applied state, engine writes proposed to the log
+//! (`write_path`) and answered from their apply — and blocking.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use lattice_engine::cmd::{self, Resolved};
 use lattice_engine::{flags, CmdError, Reply, WriteOp};
+use lattice_raft::Outcome;
 use lattice_resp::encode::Version;
 use tokio::sync::oneshot;
 
@@ -88,7 +90,7 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     }
     let (check_memory, denyoom) = transaction::memory_rule(conn, &resolved);
     if check_memory {
-        if let Err(e) = enforce_maxmemory(&shared, denyoom) {
+        if let Err(e) = enforce_maxmemory(&shared, denyoom).await {
             return transaction::reject(conn, &args, e, out);
         }
     }
@@ -114,39 +116,48 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
         return transaction::queue(conn, &resolved, args, out);
     }
 
+    // Commands run under the isolation read guard; an EXEC that mixes in
+    // server-layer commands takes it exclusively (see transaction.rs).
+    let _isolation = if transaction::is_mixed_exec(conn, &resolved) {
+        Isolation::Exclusive(shared.isolation.write().await)
+    } else {
+        Isolation::Shared(shared.isolation.read().await)
+    };
     if spec.handler.is_none() {
         return builtin::run(conn, &resolved, &args, out).await;
     }
     let now = unix_ms();
     let seed = shared.next_seed();
     if spec.is_write() {
-        let blocking = spec.flags & flags::BLOCKING != 0;
-        let saved = if blocking { Some(args.clone()) } else { None };
-        let mut core = shared.core();
-        let op = core.engine.prepare(conn.db, args, now, seed);
-        let r = core.apply(&op, true);
-        if let Reply::WouldBlock { keys, timeout_ms } = r {
-            let rx = core
-                .blocked
-                .add(conn.handle.id, conn.db, saved.unwrap_or_default(), keys);
-            drop(core);
-            conn.handle.info().blocked = true;
-            // Redis 7.0 has no upper bound on timeouts: one past what the
-            // clock can represent waits forever.
-            let deadline = (timeout_ms > 0)
-                .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
-                .flatten();
-            // Every blocking command answers a null array on timeout (even
-            // BLMOVE, whose non-blocking form answers a null bulk).
-            let timeout_reply = Reply::NilArray;
-            return Control::Block(BlockWait {
-                rx,
-                deadline,
-                timeout_reply,
-            });
+        let op = WriteOp::Command {
+            db: conn.db,
+            args,
+            time_ms: now,
+            seed,
+        };
+        let cmd = lattice_raft::Command::Write {
+            client: conn.handle.id,
+            op,
+        };
+        match shared.propose(cmd).await {
+            Ok(Outcome::Reply(r)) => reply(conn, out, r),
+            Ok(Outcome::Blocked { rx, timeout_ms }) => {
+                conn.handle.info().blocked = true;
+                // Redis 7.0 has no upper bound on timeouts: one past what the
+                // clock can represent waits forever.
+                let deadline = (timeout_ms > 0)
+                    .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
+                    .flatten();
+                // Every blocking command answers a null array on timeout (even
+                // BLMOVE, whose non-blocking form answers a null bulk).
+                Control::Block(BlockWait {
+                    rx,
+                    deadline,
+                    timeout_reply: Reply::NilArray,
+                })
+            }
+            Err(e) => reply(conn, out, Reply::Error(e)),
         }
-        drop(core);
-        reply(conn, out, r)
     } else {
         let r = shared
             .core()
@@ -155,6 +166,12 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             .reply;
         reply(conn, out, r)
     }
+}
+
+/// Which isolation guard a command holds while it runs.
+enum Isolation<'a> {
+    Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'a, ()>),
+    Exclusive(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'a, ()>),
 }
 
 /// The name used in CLIENT LIST `cmd=` and INFO commandstats.
@@ -178,8 +195,9 @@ pub fn reply(conn: &Conn, out: &mut BytesMut, r: Reply) -> Control {
 }
 
 /// Evicts keys until memory is under `maxmemory`; if it cannot and the
-/// command may grow memory, refuses it with the OOM error.
-pub fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError> {
+/// command may grow memory, refuses it with the OOM error. Evictions are
+/// writes the leader decides: they go through the log.
+pub async fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError> {
     let maxmemory = shared.maxmemory();
     if maxmemory == 0 {
         return Ok(());
@@ -188,28 +206,33 @@ pub fn enforce_maxmemory(shared: &Shared, denyoom: bool) -> Result<(), CmdError>
     if used() <= maxmemory {
         return Ok(());
     }
-    let mut core = shared.core();
     // Bounded work per command, as Redis's eviction time limit.
     for _ in 0..64 {
         if used() <= maxmemory {
             return Ok(());
         }
-        let victims = core
+        let victims = shared
+            .core()
             .engine
             .eviction_victims(unix_ms(), shared.next_seed(), 16);
         if victims.is_empty() {
             break;
         }
         let now = unix_ms();
+        let mut by_db: std::collections::BTreeMap<usize, Vec<Bytes>> = Default::default();
         for (db, key) in victims {
-            core.apply(
-                &WriteOp::Evict {
+            by_db.entry(db).or_default().push(key);
+        }
+        for (db, keys) in by_db {
+            let cmd = lattice_raft::Command::Write {
+                client: lattice_raft::INTERNAL_CLIENT,
+                op: WriteOp::Evict {
                     db,
-                    keys: vec![key],
+                    keys,
                     time_ms: now,
                 },
-                false,
-            );
+            };
+            shared.propose(cmd).await?;
         }
     }
     if used() > maxmemory && denyoom {

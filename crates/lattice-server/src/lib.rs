@@ -10,6 +10,7 @@ pub mod alloc;
 mod builtin;
 pub mod config;
 mod connection;
+pub mod data_check;
 mod dispatch;
 mod listener;
 pub mod observe;
@@ -17,6 +18,7 @@ pub mod pubsub;
 mod reply_codec;
 pub mod shared;
 mod transaction;
+pub mod write_path;
 
 pub use config::{ConfigError, ServerConfig};
 pub use listener::Server;

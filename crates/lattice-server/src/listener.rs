@@ -66,9 +66,12 @@ impl Server {
             return Err(std::io::Error::other("no address could be bound"));
         }
         let shared = Shared::new(config);
-        if let Some(a) = listeners.first().and_then(|l| l.local_addr().ok()) {
+        let addr = listeners.first().and_then(|l| l.local_addr().ok());
+        if let Some(a) = addr {
             shared.port.store(u64::from(a.port()), Ordering::Relaxed);
         }
+        // Recovery happens here, before the first client is accepted.
+        crate::write_path::open(&shared, addr).await?;
         Ok(Server { shared, listeners })
     }
 
@@ -106,6 +109,16 @@ impl Server {
         }
         for t in &tasks {
             t.abort();
+        }
+        if let Some(wp) = shared.write_path() {
+            let save = match shared.shutdown_save.load(Ordering::SeqCst) {
+                1 => true,
+                2 => false,
+                // Redis saves on shutdown when it has no AOF (default save
+                // points); with the log on disk everything is already there.
+                _ => !shared.config().appendonly,
+            };
+            wp.shutdown(save).await;
         }
         // Give connections a moment to see the signal and close their sockets.
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -190,6 +203,7 @@ async fn cron(shared: Arc<Shared>) {
         let hz = shared.config().hz.max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         active_expire(&shared);
+        auto_snapshot(&shared);
         crate::alloc::peak_bytes();
         let ops = shared
             .stats
@@ -212,30 +226,57 @@ async fn cron(shared: Arc<Shared>) {
 /// deleted through the write path as `WriteOp::Expire`, so a replica would
 /// apply exactly the same deletions.
 pub fn active_expire(shared: &Shared) {
-    let mut core = shared.core();
-    if !core.engine.config().active_expire_enabled {
-        return;
-    }
-    let now = unix_ms();
-    let keys = core
-        .engine
-        .expired_keys(now, shared.next_seed(), EXPIRE_PER_TICK);
+    let keys = {
+        let core = shared.core();
+        if !core.engine.config().active_expire_enabled {
+            return;
+        }
+        core.engine
+            .expired_keys(unix_ms(), shared.next_seed(), EXPIRE_PER_TICK)
+    };
     if keys.is_empty() {
         return;
     }
+    let now = unix_ms();
     let mut by_db: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
     for (db, k) in keys {
         by_db.entry(db).or_default().push(k);
     }
     for (db, keys) in by_db {
-        core.apply(
-            &WriteOp::Expire {
+        shared.submit(lattice_raft::Command::Write {
+            client: lattice_raft::INTERNAL_CLIENT,
+            op: WriteOp::Expire {
                 db,
                 keys,
                 time_ms: now,
             },
-            false,
-        );
+        });
+    }
+}
+
+/// Compacts the log with a snapshot once it has grown past
+/// `auto-aof-rewrite-percentage` of the last snapshot and
+/// `auto-aof-rewrite-min-size` (Redis's automatic AOF rewrite rule).
+fn auto_snapshot(shared: &Arc<Shared>) {
+    let Some(wp) = shared.write_path() else {
+        return;
+    };
+    let cfg = shared.config();
+    if wp.wants_snapshot(cfg.auto_snapshot_percentage, cfg.auto_snapshot_min_size)
+        && !wp
+            .snapshots
+            .in_progress
+            .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Some(wp) = shared.write_path() {
+                tracing::info!("the log grew past the rewrite threshold: taking a snapshot");
+                if let Err(e) = wp.start_snapshot().await {
+                    tracing::error!(error = %e.to_string(), "automatic snapshot failed");
+                }
+            }
+        });
     }
 }
 

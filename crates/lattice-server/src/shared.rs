@@ -1,14 +1,14 @@
 //! State shared by every connection: the engine, the blocked-client registry
-//! and the WATCH registry behind one lock (so a client registering to block or
-//! checking its watched keys and a write that would affect it cannot
-//! interleave; an EXEC may hold that lock for its whole run), the
+//! and the WATCH registry behind one lock ([`Core`]; the state machine's
+//! apply takes it for each log entry, so blocking registrations, WATCH checks
+//! and the writes that affect them happen in log order), the write path, the
 //! configuration, the client registry, counters, pause state and the shutdown
 //! signal.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -18,10 +18,9 @@ use tokio::sync::{oneshot, watch, Notify};
 use crate::config::ServerConfig;
 use crate::transaction::Watches;
 
-tokio::task_local! {
-    /// The client whose EXEC holds the engine exclusively, set while that
-    /// EXEC runs (see [`Shared::claim_exclusive`]).
-    static EXCLUSIVE_OWNER: u64;
+/// Redis's reply while the dataset is still being loaded.
+pub fn loading() -> lattice_engine::CmdError {
+    lattice_engine::CmdError::Other("LOADING Lattice is loading the dataset in memory".into())
 }
 
 /// Unix time in milliseconds.
@@ -33,6 +32,8 @@ pub fn unix_ms() -> u64 {
 
 /// A client waiting in a blocking command.
 struct Waiter {
+    /// Registration order (snapshots re-register waiters in it).
+    seq: u64,
     db: usize,
     args: Vec<Bytes>,
     keys: Vec<Bytes>,
@@ -45,6 +46,7 @@ struct Waiter {
 pub struct Blocked {
     by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
     waiters: HashMap<u64, Waiter>,
+    next_seq: u64,
 }
 
 impl Blocked {
@@ -73,8 +75,34 @@ impl Blocked {
                 .or_default()
                 .push_back(client);
         }
-        self.waiters.insert(client, Waiter { db, args, keys, tx });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.waiters.insert(
+            client,
+            Waiter {
+                seq,
+                db,
+                args,
+                keys,
+                tx,
+            },
+        );
         rx
+    }
+
+    /// True if `client` is waiting.
+    pub fn contains(&self, client: u64) -> bool {
+        self.waiters.contains_key(&client)
+    }
+
+    /// Every waiter in registration order, for a snapshot:
+    /// (client, db, command, keys).
+    pub fn export(&self) -> Vec<(u64, usize, Vec<Bytes>, Vec<Bytes>)> {
+        let mut w: Vec<_> = self.waiters.iter().collect();
+        w.sort_by_key(|(_, w)| w.seq);
+        w.into_iter()
+            .map(|(&c, w)| (c, w.db, w.args.clone(), w.keys.clone()))
+            .collect()
     }
 
     /// Removes a waiter (served, timed out, disconnected) and returns the
@@ -102,13 +130,21 @@ pub struct Core {
     pub blocked: Blocked,
     /// WATCHed keys: every applied write's effects touch them.
     pub watches: Watches,
-    /// The client whose EXEC holds the engine for its whole run.
-    exclusive: Option<u64>,
     /// Pub/sub registry: applied writes publish keyspace notifications.
     pub pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 impl Core {
+    /// An idle core around `engine`.
+    pub fn new(engine: Engine, pubsub: Arc<crate::pubsub::PubSub>) -> Core {
+        Core {
+            engine,
+            blocked: Blocked::default(),
+            watches: Watches::default(),
+            pubsub,
+        }
+    }
+
     /// Applies a write and carries out its effects (serving blocked clients
     /// whose keys received data, in the order they blocked).
     pub fn apply(&mut self, op: &WriteOp, allow_block: bool) -> Reply {
@@ -279,8 +315,6 @@ pub struct Pause {
 /// Everything connections share.
 pub struct Shared {
     core: Mutex<Core>,
-    /// Signalled when an EXEC releases its exclusive hold on the engine.
-    core_free: Condvar,
     config: RwLock<ServerConfig>,
     clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -309,6 +343,15 @@ pub struct Shared {
     pub observe: crate::observe::Observe,
     /// Pub/sub registry and keyspace-notification settings.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// The log and its proposer, once the node has opened (recovery done).
+    write_path: std::sync::OnceLock<crate::write_path::WritePath>,
+    /// Isolation of transactions that mix server-layer commands: every
+    /// command executes under a read guard; such an EXEC takes the write
+    /// guard, so nothing else runs until it ends (its engine runs are
+    /// separate log commands).
+    pub isolation: tokio::sync::RwLock<()>,
+    /// How SHUTDOWN asked to stop: 0 default, 1 SAVE, 2 NOSAVE.
+    pub shutdown_save: std::sync::atomic::AtomicU8,
 }
 
 impl Shared {
@@ -325,14 +368,7 @@ impl Shared {
         let observe = crate::observe::Observe::new(&config.observe);
         let pubsub = Arc::new(crate::pubsub::PubSub::new(&config));
         Arc::new(Self {
-            core: Mutex::new(Core {
-                engine,
-                blocked: Blocked::default(),
-                watches: Watches::default(),
-                exclusive: None,
-                pubsub: pubsub.clone(),
-            }),
-            core_free: Condvar::new(),
+            core: Mutex::new(Core::new(engine, pubsub.clone())),
             config: RwLock::new(config),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -349,44 +385,54 @@ impl Shared {
             maxmemory: AtomicU64::new(config_maxmemory),
             observe,
             pubsub,
+            write_path: std::sync::OnceLock::new(),
+            isolation: tokio::sync::RwLock::new(()),
+            shutdown_save: std::sync::atomic::AtomicU8::new(0),
         })
+    }
+
+    /// Installs the write path once the node has opened.
+    pub fn set_write_path(&self, wp: crate::write_path::WritePath) {
+        if self.write_path.set(wp).is_err() {
+            tracing::error!("the write path was installed twice");
+        }
+    }
+
+    /// The write path (`None` while the node is still loading).
+    pub fn write_path(&self) -> Option<&crate::write_path::WritePath> {
+        self.write_path.get()
+    }
+
+    /// Submits a log command and waits for its outcome.
+    pub async fn propose(
+        &self,
+        cmd: lattice_raft::Command,
+    ) -> Result<lattice_raft::Outcome, lattice_engine::CmdError> {
+        match self.write_path() {
+            Some(wp) => wp.propose(cmd).await,
+            None => Err(loading()),
+        }
+    }
+
+    /// Submits a log command without waiting (its place in the log is
+    /// fixed now, before anything this caller submits later).
+    pub fn submit(&self, cmd: lattice_raft::Command) {
+        match self.write_path() {
+            Some(wp) => {
+                if let Err(e) = wp.submit(cmd) {
+                    tracing::warn!(error = %e.to_string(), "a session command was not logged");
+                }
+            }
+            None => tracing::warn!("a session command arrived before the log opened"),
+        }
     }
 
     /// Locks the engine. A panic while holding the lock is a bug; the data is
     /// still consistent at command granularity, so later calls proceed.
     pub fn core(&self) -> MutexGuard<'_, Core> {
-        let mut g = self
-            .core
+        self.core
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // An EXEC holding the engine exclusively lets only its own calls in.
-        while let Some(owner) = g.exclusive {
-            if EXCLUSIVE_OWNER.try_with(|o| *o).ok() == Some(owner) {
-                break;
-            }
-            g = self
-                .core_free
-                .wait(g)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        g
-    }
-
-    /// Gives `owner`'s EXEC the engine for its whole run: until the returned
-    /// [`Exclusive`] is dropped, `core()` lets in only code running inside
-    /// [`Exclusive::run`]. Takes the guard so the claim is made in the same
-    /// critical section as the caller's checks (WATCH).
-    pub fn claim_exclusive<'a>(
-        &'a self,
-        mut core: MutexGuard<'a, Core>,
-        owner: u64,
-    ) -> Exclusive<'a> {
-        core.exclusive = Some(owner);
-        drop(core);
-        Exclusive {
-            shared: self,
-            owner,
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A copy of the configuration.
@@ -448,10 +494,17 @@ impl Shared {
     /// Removes a client from the registry.
     pub fn unregister_client(&self, id: u64) {
         self.clients_lock().remove(&id);
-        let mut core = self.core();
-        core.watches.unwatch(id);
-        if core.blocked.take(id).is_some() {
+        // Session state changes only through the log, so replay agrees.
+        let (watching, blocked) = {
+            let core = self.core();
+            (core.watches.is_watching(id), core.blocked.contains(id))
+        };
+        if watching {
+            self.submit(lattice_raft::Command::Unwatch { client: id });
+        }
+        if blocked {
             tracing::debug!(client = id, "blocked client disconnected");
+            self.submit(lattice_raft::Command::Unblock { client: id });
         }
     }
 
@@ -469,33 +522,5 @@ impl Shared {
     /// Number of connected clients.
     pub fn client_count(&self) -> usize {
         self.clients_lock().len()
-    }
-}
-
-/// An EXEC's exclusive hold on the engine (see [`Shared::claim_exclusive`]);
-/// released when dropped, even if the EXEC panics.
-pub struct Exclusive<'a> {
-    shared: &'a Shared,
-    owner: u64,
-}
-
-impl Exclusive<'_> {
-    /// Runs `f` as the owner: its `core()` calls get through. `f` must not
-    /// wait on other tasks, which would wait for the engine in turn.
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        EXCLUSIVE_OWNER.sync_scope(self.owner, f)
-    }
-}
-
-impl Drop for Exclusive<'_> {
-    fn drop(&mut self) {
-        let mut g = self
-            .shared
-            .core
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.exclusive = None;
-        drop(g);
-        self.shared.core_free.notify_all();
     }
 }

@@ -13,19 +13,17 @@
 //! * UNWATCH, whose reply is `+OK` (EXEC unwatches before running anything);
 //! * a server-layer command (PING, INFO, CLIENT …), run at EXEC time.
 //!
-//! **Execution.** Consecutive engine commands form one `WriteOp::Batch`: one
-//! engine entry (one log entry, later), applied at one time, with blocking
-//! commands answering at once. A transaction of engine commands only — the
-//! usual case — is a single Batch applied in the same critical section as
-//! the WATCH check. When server-layer commands are interleaved, EXEC claims
-//! the engine exclusively ([`Shared::claim_exclusive`]) and runs the whole
-//! queue synchronously on its own thread: other clients, the expiry cron and
-//! eviction wait at `Shared::core()` until it ends, while the server-layer
-//! handlers it calls lock the engine as usual and get through. So nothing
-//! interleaves with a transaction, and the handlers need no special form.
-//! EXEC never awaits while it holds the engine (a handler that would wait is
-//! refused with an error instead, and DEBUG SLEEP sleeps in place), so it
-//! cannot stall the runtime threads that wait for it.
+//! **Execution.** Consecutive engine commands form one `WriteOp::Batch`,
+//! one log command applied at one time, with blocking commands answering at
+//! once. EXEC's WATCH check happens inside the state machine's apply of that
+//! command (`Core::run`), in log order, so replaying the log aborts exactly
+//! the transactions the live run aborted; WATCH and UNWATCH are log commands
+//! for the same reason. A transaction of reads only (and no WATCH) runs on
+//! the applied state without touching the log. When server-layer commands are
+//! interleaved, each run of engine commands is its own batch and the
+//! server-layer commands run between them; the EXEC holds
+//! `Shared::isolation` exclusively meanwhile (every other command runs under
+//! its read guard), so nothing interleaves with the transaction.
 //!
 //! **WATCH.** [`Watches`] maps each watched (db, key) to its watchers and is
 //! touched from `Core::apply` by every applied write's effects — client
@@ -39,20 +37,17 @@
 //! at most the keys clients are watching.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use lattice_engine::cmd::Resolved;
-use lattice_engine::number::{arg_f64, parse_i64};
+use lattice_engine::number::parse_i64;
 use lattice_engine::{flags, CmdError, Effect, Engine, EventClass, Reply, WriteOp};
 
 use crate::builtin;
 use crate::config::DebugPolicy;
 use crate::dispatch::{reply, Conn, Control};
 use crate::shared::unix_ms;
+use lattice_raft::{Command, Outcome};
 
 /// A connection's transaction state.
 #[derive(Debug, Default)]
@@ -175,7 +170,17 @@ pub fn reject(conn: &mut Conn, args: &[Bytes], e: CmdError, out: &mut BytesMut) 
 /// Leaves MULTI and forgets the client's watched keys.
 fn discard_state(conn: &mut Conn) {
     conn.tx.multi = None;
-    conn.shared.core().watches.unwatch(conn.handle.id);
+    forget_watches(conn);
+}
+
+/// UNWATCH through the log (WATCH state decides what a logged EXEC does,
+/// so it changes only in log order). Not awaited: whatever this client
+/// submits next is ordered after it anyway.
+fn forget_watches(conn: &Conn) {
+    let id = conn.handle.id;
+    if conn.shared.core().watches.is_watching(id) {
+        conn.shared.submit(Command::Unwatch { client: id });
+    }
 }
 
 /// RESET (and anything else that drops the connection state): no MULTI, no
@@ -198,6 +203,17 @@ pub fn multi(conn: &mut Conn) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
+/// True if `r` is an EXEC that will run server-layer commands between
+/// engine runs (it must hold `Shared::isolation` exclusively).
+pub fn is_mixed_exec(conn: &Conn, r: &Resolved) -> bool {
+    is_top(r, "exec")
+        && conn
+            .tx
+            .multi
+            .as_ref()
+            .is_some_and(|m| !m.failed && m.items.iter().any(|i| matches!(i, Item::Server { .. })))
+}
+
 /// DISCARD.
 pub fn discard(conn: &mut Conn) -> Result<Reply, CmdError> {
     if conn.tx.multi.is_none() {
@@ -207,24 +223,28 @@ pub fn discard(conn: &mut Conn) -> Result<Reply, CmdError> {
     Ok(Reply::Ok)
 }
 
-/// WATCH key [key …].
-pub fn watch(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
+/// WATCH key [key …]: a log command, so the EXEC check is deterministic.
+pub async fn watch(conn: &mut Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
     // Not a rejection: Redis answers the error without flagging the transaction.
     if conn.tx.multi.is_some() {
         return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
-    let keys = args.get(1..).unwrap_or_default();
-    let now = unix_ms();
-    let mut core = conn.shared.core();
-    let core = &mut *core;
-    core.watches
-        .watch(conn.handle.id, conn.db, keys, &core.engine, now);
-    Ok(Reply::Ok)
+    let keys = args.get(1..).unwrap_or_default().to_vec();
+    let cmd = Command::Watch {
+        client: conn.handle.id,
+        db: conn.db,
+        keys,
+        time_ms: unix_ms(),
+    };
+    match conn.shared.propose(cmd).await? {
+        Outcome::Reply(r) => Ok(r),
+        Outcome::Blocked { .. } => Ok(Reply::Ok),
+    }
 }
 
 /// UNWATCH (outside MULTI; inside, it is queued and answers `+OK`).
 pub fn unwatch(conn: &mut Conn) -> Result<Reply, CmdError> {
-    conn.shared.core().watches.unwatch(conn.handle.id);
+    forget_watches(conn);
     Ok(Reply::Ok)
 }
 
@@ -288,14 +308,14 @@ fn select_target(raw: &[u8], databases: usize) -> Result<usize, CmdError> {
 }
 
 /// EXEC.
-pub fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
+pub async fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
     let Some(multi) = conn.tx.multi.take() else {
         return reply(conn, out, Reply::Error(CmdError::err("EXEC without MULTI")));
     };
     let shared = conn.shared.clone();
     let id = conn.handle.id;
     if multi.failed {
-        shared.core().watches.unwatch(id);
+        forget_watches(conn);
         return reply(
             conn,
             out,
@@ -306,6 +326,7 @@ pub fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
     }
     // One time for the whole transaction, as Redis.
     let now = unix_ms();
+    let watching = shared.core().watches.is_watching(id);
     let mixed = multi.items.iter().any(|i| matches!(i, Item::Server { .. }));
     if !mixed {
         let mut cmds = Vec::new();
@@ -313,21 +334,33 @@ pub fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
         for item in multi.items {
             push_slot(item, &mut cmds, &mut slots);
         }
-        // The WATCH check and the batch in one critical section.
-        let replies = {
+        let replies = if cmds.is_empty() && !watching {
+            Some(Vec::new())
+        } else if multi.flags & flags::WRITE == 0 && !watching {
+            // Reads only: nothing to log; run them on the applied state in
+            // one critical section.
             let mut core = shared.core();
-            let c = &mut *core;
-            if c.watches.take_dirty(id, &c.engine, now) {
-                None
-            } else if cmds.is_empty() {
-                Some(Vec::new())
-            } else {
-                let op = WriteOp::Batch {
-                    cmds,
-                    time_ms: now,
-                    seed: shared.next_seed(),
-                };
-                Some(into_replies(c.apply(&op, false)))
+            let seed = shared.next_seed();
+            Some(
+                cmds.iter()
+                    .map(|(db, args)| match lattice_engine::cmd::resolve(args) {
+                        Ok(r) => core.engine.read(r.spec, *db, args, now, seed).reply,
+                        Err(e) => Reply::Error(e),
+                    })
+                    .collect(),
+            )
+        } else {
+            // The WATCH check and the batch are one log command.
+            let op = WriteOp::Batch {
+                cmds,
+                time_ms: now,
+                seed: shared.next_seed(),
+            };
+            match shared.propose(Command::Write { client: id, op }).await {
+                Ok(Outcome::Reply(Reply::NilArray)) => None,
+                Ok(Outcome::Reply(r)) => Some(into_replies(r)),
+                Ok(Outcome::Blocked { .. }) => Some(Vec::new()),
+                Err(e) => return reply(conn, out, Reply::Error(e)),
             }
         };
         let Some(replies) = replies else {
@@ -337,20 +370,21 @@ pub fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
         emit(conn, out, slots, replies);
         return Control::Continue;
     }
-    let exclusive = {
-        let mut core = shared.core();
-        let c = &mut *core;
-        if c.watches.take_dirty(id, &c.engine, now) {
-            None
-        } else {
-            Some(shared.claim_exclusive(core, id))
+    if watching {
+        // The WATCH check first, as its own (empty) batch.
+        let op = WriteOp::Batch {
+            cmds: Vec::new(),
+            time_ms: now,
+            seed: 0,
+        };
+        match shared.propose(Command::Write { client: id, op }).await {
+            Ok(Outcome::Reply(Reply::NilArray)) => return reply(conn, out, Reply::NilArray),
+            Err(e) => return reply(conn, out, Reply::Error(e)),
+            Ok(_) => {}
         }
-    };
-    let Some(exclusive) = exclusive else {
-        return reply(conn, out, Reply::NilArray);
-    };
+    }
     lattice_resp::encode::array_header(out, multi.items.len());
-    exclusive.run(|| run_mixed(conn, out, multi.items, now))
+    run_mixed(conn, out, multi.items, now).await
 }
 
 fn push_slot(item: Item, cmds: &mut Vec<(usize, Vec<Bytes>)>, slots: &mut Vec<Slot>) {
@@ -392,29 +426,31 @@ fn emit(conn: &mut Conn, out: &mut BytesMut, slots: Vec<Slot>, replies: Vec<Repl
     }
 }
 
-/// Runs a transaction with server-layer commands, holding the engine
-/// exclusively: runs of engine commands become batches, server-layer
-/// commands run in between, in queue order.
-fn run_mixed(conn: &mut Conn, out: &mut BytesMut, items: Vec<Item>, now: u64) -> Control {
+/// Runs a transaction with server-layer commands: runs of engine commands
+/// become batches (one log command each), server-layer commands run in
+/// between, in queue order, under the exclusive isolation guard that
+/// dispatch took for this EXEC.
+async fn run_mixed(conn: &mut Conn, out: &mut BytesMut, items: Vec<Item>, now: u64) -> Control {
     let mut control = Control::Continue;
     let mut cmds = Vec::new();
     let mut slots = Vec::new();
     for item in items {
         match item {
             Item::Server { resolved, args } => {
-                flush_run(conn, out, &mut cmds, &mut slots, now);
-                if let Control::Close = run_server(conn, out, &resolved, &args) {
+                flush_run(conn, out, &mut cmds, &mut slots, now).await;
+                // Boxed: builtin::run can reach EXEC, which is this future.
+                if let Control::Close = Box::pin(builtin::run(conn, &resolved, &args, out)).await {
                     control = Control::Close;
                 }
             }
             other => push_slot(other, &mut cmds, &mut slots),
         }
     }
-    flush_run(conn, out, &mut cmds, &mut slots, now);
+    flush_run(conn, out, &mut cmds, &mut slots, now).await;
     control
 }
 
-fn flush_run(
+async fn flush_run(
     conn: &mut Conn,
     out: &mut BytesMut,
     cmds: &mut Vec<(usize, Vec<Bytes>)>,
@@ -429,52 +465,17 @@ fn flush_run(
             time_ms: now,
             seed: conn.shared.next_seed(),
         };
-        let r = conn.shared.core().apply(&op, false);
-        into_replies(r)
+        let cmd = Command::Write {
+            client: conn.handle.id,
+            op,
+        };
+        match conn.shared.propose(cmd).await {
+            Ok(Outcome::Reply(r)) => into_replies(r),
+            Ok(Outcome::Blocked { .. }) => Vec::new(),
+            Err(e) => vec![Reply::Error(e); slots.len()],
+        }
     };
     emit(conn, out, std::mem::take(slots), replies);
-}
-
-/// Runs one server-layer command inside EXEC.
-fn run_server(conn: &mut Conn, out: &mut BytesMut, r: &Resolved, args: &[Bytes]) -> Control {
-    if r.parent.is_some_and(|p| p.name == "debug") && r.spec.name == "sleep" {
-        // The engine is already held for the whole transaction, so sleeping
-        // here stalls the dataset exactly as DEBUG SLEEP does outside MULTI.
-        let r = arg_f64(args.get(2).map_or(&[][..], |a| &a[..])).and_then(|secs| {
-            if (0.0..=3600.0).contains(&secs) {
-                std::thread::sleep(Duration::from_secs_f64(secs));
-                Ok(Reply::Ok)
-            } else {
-                Err(CmdError::err(
-                    "sleep time must be between 0 and 3600 seconds",
-                ))
-            }
-        });
-        return reply(conn, out, r.unwrap_or_else(Reply::Error));
-    }
-    match poll_now(builtin::run(conn, r, args, out)) {
-        Some(control) => control,
-        None => reply(
-            conn,
-            out,
-            Reply::Error(CmdError::err(format!(
-                "'{}' cannot wait inside a transaction",
-                r.spec.name
-            ))),
-        ),
-    }
-}
-
-/// Polls a future once. Server-layer handlers complete without waiting
-/// (DEBUG SLEEP, the one that waits, is handled before), and EXEC must not
-/// yield while other threads wait for the engine it holds.
-fn poll_now<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
 }
 
 /// One client watching a key.
@@ -505,6 +506,56 @@ pub struct Watches {
 }
 
 impl Watches {
+    /// True if `client` has watch state (keys, or a dirty flag) that an
+    /// EXEC would check and that UNWATCH would have to clear.
+    pub fn is_watching(&self, client: u64) -> bool {
+        self.clients.contains_key(&client)
+    }
+
+    /// Every client's watch state, for a snapshot: (client, dirty, keys
+    /// with their "expired when watched" flag), clients in id order.
+    pub fn export(&self) -> Vec<(u64, bool, Vec<(usize, Bytes, bool)>)> {
+        let mut out: Vec<_> = self
+            .clients
+            .iter()
+            .map(|(&client, st)| {
+                let keys = st
+                    .keys
+                    .iter()
+                    .map(|(db, k)| {
+                        let expired = self
+                            .by_key
+                            .get(&(*db, k.clone()))
+                            .and_then(|ws| ws.iter().find(|w| w.client == client))
+                            .is_some_and(|w| w.expired);
+                        (*db, k.clone(), expired)
+                    })
+                    .collect();
+                (client, st.dirty, keys)
+            })
+            .collect();
+        out.sort_by_key(|(c, _, _)| *c);
+        out
+    }
+
+    /// Rebuilds the registry from [`Watches::export`]'s output.
+    pub fn import(clients: Vec<(u64, bool, Vec<(usize, Bytes, bool)>)>) -> Watches {
+        let mut w = Watches::default();
+        for (client, dirty, keys) in clients {
+            let st = w.clients.entry(client).or_default();
+            st.dirty = dirty;
+            for (db, key, expired) in keys {
+                let slot = (db, key);
+                st.keys.push(slot.clone());
+                w.by_key
+                    .entry(slot)
+                    .or_default()
+                    .push(Watcher { client, expired });
+            }
+        }
+        w
+    }
+
     /// True when nobody watches anything (the fast path for every write).
     pub fn is_empty(&self) -> bool {
         self.by_key.is_empty()

@@ -14,6 +14,7 @@ use lattice_server::{Server, ServerConfig};
 static ALLOC: CountingAlloc = CountingAlloc;
 
 const USAGE: &str = "Usage: lattice [/path/to/lattice.conf] [--directive value ...]
+       lattice check [--dir DIR]    (verify a data directory; exit 1 if damaged)
        lattice --version
        lattice --help
 
@@ -32,8 +33,9 @@ fn init_logging(cfg: &ServerConfig) -> anyhow::Result<()> {
         "warning" => "warn",
         _ => "off",
     };
+    // openraft narrates every election and apply at info; keep its warnings.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATTICE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -69,6 +71,26 @@ fn main() -> anyhow::Result<()> {
             println!("{USAGE}");
             return Ok(());
         }
+        Some("check") => {
+            let dir = match args.get(1..).unwrap_or_default() {
+                [] => ".".to_owned(),
+                [flag, d] if flag == "--dir" => d.clone(),
+                _ => {
+                    eprintln!("{USAGE}");
+                    std::process::exit(2);
+                }
+            };
+            let report = lattice_server::data_check::check_dir(std::path::Path::new(&dir));
+            for l in &report.lines {
+                println!("{l}");
+            }
+            if report.ok {
+                println!("OK: {dir} is consistent");
+                return Ok(());
+            }
+            println!("DAMAGED: {dir} cannot be loaded as it is");
+            std::process::exit(1);
+        }
         _ => {}
     }
     let file = match args.first() {
@@ -92,7 +114,16 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
-    let server = Server::bind(cfg).await.context("cannot start the server")?;
+    let server = match Server::bind(cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            // A damaged log or snapshot lands here: say what and where,
+            // once, without a backtrace, and exit non-zero.
+            tracing::error!("cannot start the server: {e}");
+            eprintln!("*** FATAL *** cannot start the server: {e}");
+            std::process::exit(1);
+        }
+    };
     let shared = server.shared();
     for addr in server.local_addrs() {
         tracing::info!("Ready to accept connections tcp addr={addr}");

@@ -38,6 +38,8 @@ const CONFIG_SUBS: &[CommandSpec] = &[
 
 const DEBUG_SUBS: &[CommandSpec] = &[
     s("sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
+    // Lattice: arms the fault-injecting log backend (`debug-log-faults yes`).
+    s("log-fault", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
     s("object", 3, ADMIN | NOSCRIPT | LOADING | STALE, S),
     s(
         "set-active-expire",
@@ -120,6 +122,11 @@ pub(crate) const SPECS: &[CommandSpec] = &[
         S,
     ),
     s("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, S).with_subcommands(DEBUG_SUBS),
+    // Persistence (issue 3): a snapshot of the dataset compacts the log.
+    s("save", 1, ADMIN | NOSCRIPT | NO_MULTI, S),
+    s("bgsave", -1, ADMIN | NOSCRIPT, S),
+    s("bgrewriteaof", 1, ADMIN | NOSCRIPT, S),
+    s("lastsave", 1, LOADING | STALE | FAST, S),
     s("command", -1, LOADING | STALE, C).with_subcommands(COMMAND_SUBS),
     s("memory", -2, 0, S).with_subcommands(MEMORY_SUBS),
     s("slowlog", -2, 0, S).with_subcommands(SLOWLOG_SUBS),

@@ -169,9 +169,12 @@ pub(super) fn time() -> Reply {
 }
 
 pub(super) fn shutdown(conn: &mut Conn, args: &[Bytes], out: &mut BytesMut) -> Control {
+    let mut mode = 0u8;
     for a in args.iter().skip(1) {
         match a.to_ascii_uppercase().as_slice() {
-            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            b"NOSAVE" => mode = 2,
+            b"SAVE" => mode = 1,
+            b"NOW" | b"FORCE" => {}
             b"ABORT" => {
                 return reply(
                     conn,
@@ -183,6 +186,7 @@ pub(super) fn shutdown(conn: &mut Conn, args: &[Bytes], out: &mut BytesMut) -> C
         }
     }
     tracing::warn!(client = conn.handle.id, "User requested shutdown...");
+    conn.shared.shutdown_save.store(mode, Ordering::SeqCst);
     conn.shared.shutdown_requested.store(true, Ordering::SeqCst);
     let _ = conn.shared.shutdown.send(true);
     // Redis closes the connection without a reply when shutdown proceeds.

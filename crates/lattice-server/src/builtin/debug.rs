@@ -65,25 +65,67 @@ pub(super) async fn debug(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<
                 .with_config_mut(|c| c.engine.active_expire_enabled = on);
             Ok(Reply::Ok)
         }
+        "log-fault" => {
+            use lattice_storage::LogBackend as _;
+            let wp = conn
+                .shared
+                .write_path()
+                .ok_or_else(crate::shared::loading)?;
+            let Some(f) = &wp.faults else {
+                return Err(CmdError::err(
+                    "log fault injection is off (start with --debug-log-faults yes)",
+                ));
+            };
+            match arg(args, 2).to_ascii_lowercase().as_slice() {
+                b"fsync-error" => f.fail_syncs(true),
+                b"disk-full" => {
+                    // No room beyond what the files hold now.
+                    let used: u64 = f
+                        .list()
+                        .map_err(|e| CmdError::err(e.to_string()))?
+                        .iter()
+                        .filter_map(|n| f.file_len(n).ok())
+                        .sum();
+                    f.set_capacity(Some(used));
+                }
+                b"disk-free" => f.set_capacity(None),
+                b"off" => {
+                    f.fail_syncs(false);
+                    f.set_capacity(None);
+                }
+                _ => {
+                    return Err(CmdError::err(
+                        "DEBUG LOG-FAULT takes FSYNC-ERROR, DISK-FULL, DISK-FREE or OFF",
+                    ))
+                }
+            }
+            Ok(Reply::Ok)
+        }
         "populate" => {
             let count = arg_i64(arg(args, 2))?;
             if count < 0 {
                 return Err(CmdError::err("count must be greater than or equal to 0"));
             }
-            let prefix = args.get(3).map_or(&b"key"[..], |b| &b[..]).to_vec();
+            let prefix = args
+                .get(3)
+                .cloned()
+                .unwrap_or_else(|| Bytes::from_static(b"key"));
             let size = match args.get(4) {
-                Some(s) => Some(arg_i64(s)?.max(0) as usize),
+                Some(s) => Some(arg_i64(s)?.max(0) as u64),
                 None => None,
             };
-            let mut core = conn.shared.core();
-            core.engine.populate(
-                conn.db,
-                count as u64,
-                &prefix,
+            // A write like any other: through the log.
+            let cmd = lattice_raft::Command::Populate {
+                db: conn.db,
+                count: count as u64,
+                prefix,
                 size,
-                crate::shared::unix_ms(),
-            );
-            Ok(Reply::Ok)
+                time_ms: crate::shared::unix_ms(),
+            };
+            match conn.shared.propose(cmd).await? {
+                lattice_raft::Outcome::Reply(r) => Ok(r),
+                lattice_raft::Outcome::Blocked { .. } => Ok(Reply::Ok),
+            }
         }
         "help" => Ok(help(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -91,6 +133,8 @@ pub(super) async fn debug(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<
             "    Show low level info about the `key` and associated value.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named key:<num>.",
+            "LOG-FAULT <FSYNC-ERROR|DISK-FULL|DISK-FREE|OFF>",
+            "    Break the log's files (needs --debug-log-faults yes).",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not accessed.",
             "SLEEP <seconds>",

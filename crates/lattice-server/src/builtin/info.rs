@@ -93,11 +93,7 @@ fn section_memory(s: &Shared, out: &mut String) {
 }
 
 fn section_persistence(s: &Shared, out: &mut String) {
-    let dirty = s.core().engine.stats.dirty;
-    let _ = write!(
-        out,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
-    );
+    super::persistence::section(s, out);
 }
 
 fn section_stats(s: &Shared, out: &mut String) {

@@ -11,6 +11,7 @@ mod config;
 mod connection;
 mod debug;
 pub mod info;
+mod persistence;
 
 use bytes::{Bytes, BytesMut};
 use lattice_engine::cmd::Resolved;
@@ -60,6 +61,9 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         (None, "time") => Ok(connection::time()),
         (None, "info") => Ok(info::info(conn, args)),
         (None, "shutdown") => return connection::shutdown(conn, args, out),
+        (None, "save") => persistence::save(conn).await,
+        (None, name @ ("bgsave" | "bgrewriteaof")) => persistence::bgsave(conn, name, args).await,
+        (None, "lastsave") => persistence::lastsave(conn),
         (None, "command") => command::command_all(),
         (Some("command"), sub) => command::run(sub, args),
         (Some("client"), sub) => client::run(conn, sub, args).await,
@@ -78,9 +82,9 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         (None, "spublish") => return crate::pubsub::publish(conn, true, args, out),
         (Some("pubsub"), sub) => crate::pubsub::pubsub_command(conn, sub, args),
         (None, "multi") => transaction::multi(conn),
-        (None, "exec") => return transaction::exec(conn, out),
+        (None, "exec") => return transaction::exec(conn, out).await,
         (None, "discard") => transaction::discard(conn),
-        (None, "watch") => transaction::watch(conn, args),
+        (None, "watch") => transaction::watch(conn, args).await,
         (None, "unwatch") => transaction::unwatch(conn),
         (Some(p), _) => Err(lattice_engine::cmd::unknown_subcommand_error(
             r.parent.unwrap_or(r.spec),
