@@ -1,7 +1,11 @@
 //! Test harness for Lattice (dev-dependency only).
 //!
 //! * [`TestServer`] starts the real `lattice` binary on an ephemeral port in
-//!   a fresh data directory and stops it on drop.
+//!   a fresh data directory and stops it on drop; [`TestServer::kill9`] and
+//!   [`TestServer::restart`] crash it and start it again on the same
+//!   directory (persistence tests).
+//! * [`run_to_exit`] runs the binary to completion (`lattice check`, a
+//!   start-up that must fail) with a deadline.
 //! * [`RedisServer`] starts Debian's `redis-server` on a private unix socket,
 //!   the reference for differential tests.
 //! * [`RawClient`] speaks RESP over TCP or a unix socket and returns whole
@@ -13,8 +17,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -38,12 +42,20 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// A running `lattice` process.
 pub struct TestServer {
     child: Child,
+    /// The binary it runs (for [`TestServer::restart`]).
+    bin: String,
     /// The address it listens on.
     pub addr: SocketAddr,
-    /// Its data directory (removed on drop).
-    pub dir: tempfile::TempDir,
+    /// Its data directory, removed when the last clone is dropped: a test
+    /// that restarts the server, or runs `lattice check` after a start-up
+    /// that must fail, keeps a clone.
+    pub dir: Arc<tempfile::TempDir>,
     /// Lines it printed (logs), collected in the background.
     logs: mpsc::Receiver<String>,
+    /// Every line received so far, start-up lines included.
+    history: Mutex<Vec<String>>,
+    /// How much of `history` [`TestServer::logs`] has returned.
+    logs_read: Mutex<usize>,
 }
 
 impl TestServer {
@@ -57,8 +69,47 @@ impl TestServer {
         Self::spawn(bin, &args, dir)
     }
 
+    /// Starts `bin` with `--port 0 --dir <dir>` plus `extra` on an existing
+    /// data directory (what a previous server left there).
+    pub fn start_in(
+        bin: &str,
+        dir: Arc<tempfile::TempDir>,
+        extra: &[&str],
+    ) -> anyhow::Result<TestServer> {
+        let dir_s = dir.path().to_string_lossy().into_owned();
+        let mut args: Vec<String> = vec!["--port".into(), "0".into(), "--dir".into(), dir_s];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn_shared(bin, &args, dir)
+    }
+
     /// Starts `bin` with exactly `args` (for config-file and CLI tests).
     pub fn spawn(bin: &str, args: &[String], dir: tempfile::TempDir) -> anyhow::Result<TestServer> {
+        Self::spawn_shared(bin, args, Arc::new(dir))
+    }
+
+    /// Stops this process (SIGKILL if it is still running; use SHUTDOWN and
+    /// [`TestServer::wait_exit`] for a clean stop) and starts the binary
+    /// again on the same data directory with `extra` directives, on a new
+    /// ephemeral port. Log lines of the old process are not carried over.
+    pub fn restart(self, extra: &[&str]) -> anyhow::Result<TestServer> {
+        let bin = self.bin.clone();
+        let dir = Arc::clone(&self.dir);
+        drop(self);
+        Self::start_in(&bin, dir, extra)
+    }
+
+    /// Sends SIGKILL (a crash: nothing is flushed) and waits until the
+    /// process is gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn spawn_shared(
+        bin: &str,
+        args: &[String],
+        dir: Arc<tempfile::TempDir>,
+    ) -> anyhow::Result<TestServer> {
         let mut child = Command::new(bin)
             .args(args)
             .current_dir(dir.path())
@@ -98,11 +149,15 @@ impl TestServer {
                 Ok(line) => {
                     if let Some(rest) = line.split("Ready to accept connections tcp addr=").nth(1) {
                         let addr: SocketAddr = rest.trim().parse().context("parsing address")?;
+                        seen.push(line);
                         return Ok(TestServer {
                             child,
+                            bin: bin.to_owned(),
                             addr,
                             dir,
                             logs: rx,
+                            history: Mutex::new(seen),
+                            logs_read: Mutex::new(0),
                         });
                     }
                     seen.push(line);
@@ -140,9 +195,24 @@ impl TestServer {
         RawClient::tcp(self.addr).expect("connect to lattice")
     }
 
-    /// Log lines printed so far.
+    /// Log lines printed since the previous call (the first call returns
+    /// the start-up lines too).
     pub fn logs(&self) -> Vec<String> {
-        self.logs.try_iter().collect()
+        let history = self.all_logs();
+        let mut read = self
+            .logs_read
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let new = history.get(*read..).unwrap_or_default().to_vec();
+        *read = history.len();
+        new
+    }
+
+    /// Every log line printed so far, from start-up on.
+    pub fn all_logs(&self) -> Vec<String> {
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        history.extend(self.logs.try_iter());
+        history.clone()
     }
 
     /// Waits for the process to exit on its own (after SHUTDOWN).
@@ -168,6 +238,66 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How a process run by [`run_to_exit`] ended.
+#[derive(Debug)]
+pub struct Exited {
+    /// Its exit status; `None` if it was still running at the deadline (it
+    /// was then killed).
+    pub status: Option<ExitStatus>,
+    /// Its stdout then its stderr.
+    pub output: String,
+}
+
+/// Runs `bin` with `args` until it exits or `timeout` passes (then kills
+/// it), collecting what it printed.
+pub fn run_to_exit(bin: &str, args: &[String], timeout: Duration) -> anyhow::Result<Exited> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("spawning {bin}"))?;
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = pipe.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    })
+    .collect();
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = readers
+        .into_iter()
+        .map(|r| r.join().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("");
+    Ok(Exited { status, output })
 }
 
 /// A `redis-server` on a private unix socket, for differential tests.

@@ -16,6 +16,7 @@ mod t70_observability;
 mod t80_transactions;
 mod t90_pubsub;
 mod t95_redis_py;
+mod t96_persistence;
 
 use lattice_testkit::TestServer;
 
