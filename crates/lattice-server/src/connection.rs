@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use crate::dispatch::{BlockWait, Conn, Control};
+use crate::dispatch::{deferrable, drain_deferred, BlockWait, Conn, Control, MAX_DEFERRED};
 use crate::pubsub::PushQueue;
 use crate::reply_codec::write_reply;
 use crate::shared::{ClientHandle, Shared};
@@ -165,6 +165,8 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
         is_local,
         tx: Default::default(),
         pubsub: subs,
+        defer: false,
+        pending: Default::default(),
     };
     let mut decoder = RequestDecoder::default();
     let mut cached = Cached::load(&shared, &mut decoder);
@@ -189,6 +191,13 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                         .last_active
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+                    // A write in a pipelined burst is submitted without
+                    // waiting, so the burst shares a log entry; anything
+                    // else first waits for (and writes) the replies owed.
+                    conn.defer = conn.pending.len() < MAX_DEFERRED && deferrable(&conn, &args);
+                    if !conn.defer {
+                        drain_deferred(&mut conn, &mut out).await;
+                    }
                     // Messages published before this command go out before
                     // its reply, as in Redis; never inside it.
                     pushes.drain(None, &mut out, conn.resp);
@@ -225,12 +234,14 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    drain_deferred(&mut conn, &mut out).await;
                     tracing::info!(client = handle.id, addr = %handle.addr, error = %e, "protocol error, closing");
                     encode::error(&mut out, &e.to_string());
                     closing = true;
                 }
             }
         }
+        drain_deferred(&mut conn, &mut out).await;
         if !flush(&mut wr, &mut out, &shared, &handle).await || closing {
             break;
         }

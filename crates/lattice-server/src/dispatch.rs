@@ -41,6 +41,77 @@ pub struct Conn {
     pub tx: crate::transaction::Tx,
     /// Pub/sub subscriptions.
     pub pubsub: crate::pubsub::ClientSubs,
+    /// Set by the connection for a write it may leave in flight (see
+    /// [`deferrable`]): dispatch submits it and queues its reply slot.
+    pub defer: bool,
+    /// Replies of submitted writes, in command order, not yet written.
+    pub pending: std::collections::VecDeque<Deferred>,
+}
+
+/// A write submitted without waiting: its reply slot, and what the
+/// command statistics need once the reply is known.
+pub struct Deferred {
+    /// Where the reply comes from.
+    pub reply: DeferredReply,
+    /// Filled in by `observe::dispatch`.
+    pub obs: Option<crate::observe::DeferredCall>,
+}
+
+/// The reply of a deferred write.
+pub enum DeferredReply {
+    /// Applied later; the reply arrives here.
+    InFlight(oneshot::Receiver<Result<Outcome, CmdError>>),
+    /// Refused at once (the log cannot take writes).
+    Ready(Reply),
+}
+
+/// Most writes one connection leaves in flight before waiting for them.
+pub const MAX_DEFERRED: usize = 1024;
+
+/// Whether `args` is a write the connection may submit and not wait for,
+/// so a pipelined burst becomes one log entry: a plain engine write (not
+/// blocking), outside MULTI and subscribed context, with nothing that
+/// could make dispatch answer before queueing it (auth, maxmemory).
+pub fn deferrable(conn: &Conn, args: &[Bytes]) -> bool {
+    if !conn.authenticated
+        || conn.tx.in_multi()
+        || conn.pubsub.active()
+        || conn.shared.maxmemory() != 0
+        || conn.shared.write_path().is_none()
+    {
+        return false;
+    }
+    match cmd::resolve(args) {
+        Ok(r) => {
+            r.spec.handler.is_some() && r.spec.is_write() && r.spec.flags & flags::BLOCKING == 0
+        }
+        Err(_) => false,
+    }
+}
+
+/// Writes the replies of every deferred write, in order, waiting for them.
+pub async fn drain_deferred(conn: &mut Conn, out: &mut BytesMut) {
+    while let Some(d) = conn.pending.pop_front() {
+        let r = match d.reply {
+            DeferredReply::Ready(r) => r,
+            DeferredReply::InFlight(rx) => match rx.await {
+                Ok(Ok(Outcome::Reply(r))) => r,
+                Ok(Ok(Outcome::Blocked { .. })) => {
+                    Reply::Error(CmdError::err("a deferred write blocked"))
+                }
+                Ok(Err(e)) => Reply::Error(e),
+                Err(_) => Reply::Error(CmdError::err("the write path has stopped")),
+            },
+        };
+        let before = out.len();
+        reply(conn, out, r);
+        if let Some(obs) = d.obs {
+            let shared = conn.shared.clone();
+            shared
+                .observe
+                .finish_deferred(conn, obs, out.get(before..).unwrap_or_default());
+        }
+    }
 }
 
 /// What the connection does after a command.
@@ -139,6 +210,16 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             client: conn.handle.id,
             op,
         };
+        if conn.defer {
+            if let Some(wp) = shared.write_path() {
+                let reply = match wp.submit(cmd) {
+                    Ok(rx) => DeferredReply::InFlight(rx),
+                    Err(e) => DeferredReply::Ready(Reply::Error(e)),
+                };
+                conn.pending.push_back(Deferred { reply, obs: None });
+                return Control::Continue;
+            }
+        }
         match shared.propose(cmd).await {
             Ok(Outcome::Reply(r)) => reply(conn, out, r),
             Ok(Outcome::Blocked { rx, timeout_ms }) => {

@@ -280,7 +280,21 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     }
     let before = out.len();
     let started = Instant::now();
+    let deferred_before = conn.pending.len();
     let control = crate::dispatch::dispatch(conn, args, out).await;
+    if conn.pending.len() > deferred_before {
+        // A deferred write: counted when its reply is written, and timed
+        // to then (its latency includes the log).
+        if let Some(d) = conn.pending.back_mut() {
+            d.obs = Some(DeferredCall {
+                found,
+                started,
+                saved,
+                argc,
+            });
+        }
+        return control;
+    }
     let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
     // Again after: a CONFIG SET of a threshold applies to that very command,
     // as in Redis, where the slow log is checked after the call.
@@ -294,6 +308,22 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
         argc,
     );
     control
+}
+
+/// What `finish` needs of a write whose reply comes later.
+pub struct DeferredCall {
+    found: Option<Lookup>,
+    started: Instant,
+    saved: SmallVec<[Bytes; 6]>,
+    argc: usize,
+}
+
+impl Observe {
+    /// Records a deferred write once its reply is written.
+    pub fn finish_deferred(&self, conn: &Conn, call: DeferredCall, reply: &[u8]) {
+        let ns = u64::try_from(call.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.finish(conn, call.found, ns, reply, &call.saved, call.argc);
+    }
 }
 
 /// `INFO commandstats` section.
