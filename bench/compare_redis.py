@@ -12,37 +12,16 @@ Usage: python3 bench/compare_redis.py [--rounds N] [--requests N]
 Needs redis-server and redis-benchmark (apt-get install redis-server redis-tools).
 """
 import argparse
-import csv
-import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            out = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True, timeout=2)
-            if out.stdout.strip() == "PONG":
-                return
-        except subprocess.TimeoutExpired:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server on {port} not ready")
+sys.dont_write_bytecode = True  # no bench/__pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, free_port, info_field, redis_benchmark, wait_ready  # noqa: E402
 
 
 def start_redis(workdir):
@@ -61,27 +40,6 @@ def start_lattice(workdir, binary):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port)
     return p, port
-
-
-def redis_benchmark(port, tests, requests, clients, pipeline):
-    cmd = ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests),
-           "-c", str(clients), "-P", str(pipeline), "-r", "100000", "--csv"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rows = {}
-    for row in csv.reader(io.StringIO(out)):
-        if not row or row[0] == "test":
-            continue
-        # test, rps, avg, min, p50, p95, p99, max
-        rows[row[0]] = {"rps": float(row[1]), "p50": float(row[4]), "p99": float(row[6])}
-    return rows
-
-
-def info_field(port, section, field):
-    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split(":", 1)[1])
-    raise RuntimeError(f"{field} missing")
 
 
 def main():

@@ -1,0 +1,353 @@
+"""Helpers shared by the bench scripts (compare_redis.py, durable_compare.py).
+
+Python 3.11 standard library only.
+"""
+import atexit
+import csv
+import io
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POLL = 0.005  # seconds between polls while waiting on a server
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, timeout=30):
+    """Poll PING through redis-cli until PONG (used by compare_redis.py)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            out = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True, timeout=2)
+            if out.stdout.strip() == "PONG":
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server on {port} not ready")
+
+
+def redis_benchmark(port, tests, requests, clients, pipeline, timeout=None):
+    """Run redis-benchmark --csv; return {TEST: {"rps", "p50", "p99"}} (latencies in ms)."""
+    cmd = ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests),
+           "-c", str(clients), "-P", str(pipeline), "-r", "100000", "--csv"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout).stdout
+    rows = {}
+    for row in csv.reader(io.StringIO(out)):
+        if not row or row[0] == "test":
+            continue
+        # test, rps, avg, min, p50, p95, p99, max
+        rows[row[0]] = {"rps": float(row[1]), "p50": float(row[4]), "p99": float(row[6])}
+    return rows
+
+
+def info_field(port, section, field):
+    out = subprocess.run(["redis-cli", "-p", str(port), "INFO", section], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise RuntimeError(f"{field} missing")
+
+
+# --- a minimal RESP2 client (no redis-cli process per poll) -----------------
+
+class RespError(Exception):
+    """An error reply (-ERR ..., -LOADING ...) from the server."""
+
+
+class Resp:
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb")
+
+    def close(self):
+        try:
+            self.rfile.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def settimeout(self, timeout):
+        self.sock.settimeout(timeout)
+
+    def send(self, *args):
+        parts = [b"*%d\r\n" % len(args)]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        self.sock.sendall(b"".join(parts))
+
+    def read(self):
+        line = self.rfile.readline()
+        if not line:
+            raise ConnectionError("connection closed by server")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RespError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.rfile.read(n + 2)
+            return data[:-2].decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ConnectionError(f"unexpected reply line {line!r}")
+
+    def cmd(self, *args):
+        self.send(*args)
+        return self.read()
+
+
+def parse_info(text):
+    fields = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            fields[k] = v.strip()
+    return fields
+
+
+# --- server processes --------------------------------------------------------
+
+_LIVE = set()
+
+
+def _signal_group(proc, sig):
+    """Signal the server and its children (e.g. a Redis rewrite child): each server
+    runs in its own session, so its process group id is its pid. Only while the
+    server itself is alive, so the id cannot have been reused."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            proc.send_signal(sig)
+
+
+def _kill_all():
+    for p in list(_LIVE):
+        _signal_group(p, signal.SIGKILL)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        _LIVE.discard(p)
+
+
+atexit.register(_kill_all)
+
+
+def exit_on_sigterm():
+    """Turn SIGTERM/SIGHUP into SystemExit so finally blocks and atexit run."""
+    def handler(signum, _frame):
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def tail(path, lines=15):
+    """The log's first and last lines (a config error is at the top, a crash at the bottom)."""
+    try:
+        with open(path, errors="replace") as f:
+            all_lines = [l.rstrip() for l in f.readlines()]
+    except OSError:
+        return "(no log)"
+    all_lines = [l for l in all_lines if l.strip()]
+    if len(all_lines) <= lines:
+        return "\n".join(all_lines)
+    head = 3
+    return "\n".join(all_lines[:head] + ["..."] + all_lines[-(lines - head):])
+
+
+class Server:
+    """One server process (redis-server or lattice) writing its output to a log file."""
+
+    def __init__(self, name, argv, port, log_path):
+        self.name, self.argv, self.port, self.log_path = name, argv, port, log_path
+        self.proc = None
+        self.started_at = None
+
+    def spawn(self):
+        log = open(self.log_path, "ab")
+        try:
+            self.started_at = time.monotonic()
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        finally:
+            log.close()
+        _LIVE.add(self.proc)
+        return self.started_at
+
+    def _died(self, what):
+        rc = self.proc.returncode
+        msg = [f"{self.name} exited with code {rc} {what}",
+               f"  command: {shlex.join(self.argv)}",
+               f"  log ({self.log_path}):", "    " + tail(self.log_path).replace("\n", "\n    ")]
+        log = tail(self.log_path, 50)
+        if "unknown directive" in log or "Bad directive" in log or "FATAL CONFIG" in log:
+            hint = (" (the binary may be stale or not support this flag yet: cargo build --release)"
+                    if self.name == "Lattice" else "")
+            msg.append(f"  -> {self.name} rejected a command-line flag{hint}")
+        _LIVE.discard(self.proc)
+        raise ServerError("\n".join(msg))
+
+    def connect(self, timeout=5.0):
+        return Resp(self.port, timeout=timeout)
+
+    def wait_until(self, check, timeout, what):
+        """Poll check(conn) (a fresh connection when needed) until it returns a
+        non-None value; return (value, seconds since spawn). -LOADING and
+        connection errors count as not yet."""
+        deadline = time.monotonic() + timeout
+        conn = None
+        last = None
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    self._died(f"while waiting for {what}")
+                try:
+                    if conn is None:
+                        conn = self.connect(timeout=min(5.0, timeout))
+                    v = check(conn)
+                    if v is not None:
+                        return v, time.monotonic() - self.started_at
+                    last = "not yet"
+                except RespError as e:
+                    last = str(e)
+                    if not str(e).startswith(("LOADING", "BUSY", "TRYAGAIN")):
+                        raise ServerError(f"{self.name}: {what}: error reply: {e}") from None
+                except (OSError, ConnectionError) as e:
+                    last = str(e)
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                if time.monotonic() > deadline:
+                    raise ServerError(f"{self.name}: timed out after {timeout}s waiting for {what} (last: {last}); "
+                                      f"log {self.log_path}:\n{tail(self.log_path)}")
+                time.sleep(POLL)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def start(self, timeout=60):
+        self.spawn()
+        self.wait_until(lambda c: True if c.cmd("PING") == "PONG" else None, timeout, "PING")
+        return self
+
+    def cmd(self, *args, timeout=600):
+        if self.proc.poll() is not None:
+            self._died(f"before {args[0]}")
+        with self.connect(timeout=timeout) as c:
+            try:
+                return c.cmd(*args)
+            except RespError as e:
+                raise ServerError(f"{self.name}: {' '.join(map(str, args))} -> error: {e}") from None
+
+    def info(self, section, timeout=60):
+        return parse_info(self.cmd("INFO", section, timeout=timeout))
+
+    def shutdown(self, *mode, timeout=120):
+        """SHUTDOWN [mode]; wait for the process to exit; return (exit code, seconds)."""
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            try:
+                with self.connect(timeout=timeout) as c:
+                    c.send("SHUTDOWN", *mode)
+                    try:
+                        reply = c.read()
+                        raise ServerError(f"{self.name}: SHUTDOWN {' '.join(mode)} replied {reply!r}")
+                    except RespError as e:
+                        raise ServerError(f"{self.name}: SHUTDOWN {' '.join(mode)} -> error: {e}") from None
+                    except (ConnectionError, OSError):
+                        pass  # the server closes the connection when it proceeds
+            except (ConnectionError, OSError):
+                pass
+        try:
+            rc = self.proc.wait(timeout=max(0.0, timeout - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise ServerError(f"{self.name}: did not exit within {timeout}s of SHUTDOWN {' '.join(mode)}; killed")
+        _LIVE.discard(self.proc)
+        return rc, time.monotonic() - t0
+
+    def kill(self):
+        """Stop without ceremony (cleanup path)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            _signal_group(self.proc, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.proc, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+        _LIVE.discard(self.proc)
+
+
+def dir_size(path):
+    """(apparent bytes, allocated bytes as du counts them) of everything under path."""
+    apparent = allocated = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            apparent += st.st_size
+            allocated += st.st_blocks * 512
+    return apparent, allocated
+
+
+def fs_type(path):
+    """Filesystem type holding path, from /proc/mounts (Linux), or '?'."""
+    path = os.path.realpath(path)
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                    best, kind = mnt, parts[2]
+    except OSError:
+        pass
+    return kind
+
+
+def mem_gib():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return float("nan")
