@@ -80,12 +80,14 @@ pub fn put_membership(out: &mut Vec<u8>, m: &Membership<u64, BasicNode>) {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+/// Encodes a length-prefixed byte string (`bytes` above).
+pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.put_u32_le(b.len() as u32);
     out.put_slice(b);
 }
 
-fn put_argv(out: &mut Vec<u8>, argv: &[Bytes]) {
+/// Encodes a list of byte strings (`argv` above).
+pub fn put_argv(out: &mut Vec<u8>, argv: &[Bytes]) {
     out.put_u32_le(argv.len() as u32);
     for a in argv {
         put_bytes(out, a);

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes};
 use lattice_engine::{CmdError, Reply, WriteOp};
+use lattice_raft::codec::{put_argv, put_bytes};
 use lattice_raft::log_store::LogHealth;
 use lattice_raft::state_machine::SnapshotStatus;
 use lattice_raft::{
@@ -522,18 +523,6 @@ impl SnapshotSource for ServerSnapshot {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.put_u32_le(b.len() as u32);
-    out.put_slice(b);
-}
-
-fn put_list(out: &mut Vec<u8>, l: &[Bytes]) {
-    out.put_u32_le(l.len() as u32);
-    for b in l {
-        put_bytes(out, b);
-    }
-}
-
 /// Session state as bytes: magic, length, body, CRC32 of the body. See
 /// docs/design/snapshot-format.md.
 fn encode_sessions(core: &Core) -> Vec<u8> {
@@ -543,8 +532,8 @@ fn encode_sessions(core: &Core) -> Vec<u8> {
     for (client, db, args, keys) in &waiters {
         body.put_u64_le(*client);
         body.put_u32_le(*db as u32);
-        put_list(&mut body, args);
-        put_list(&mut body, keys);
+        put_argv(&mut body, args);
+        put_argv(&mut body, keys);
     }
     let watches = core.watches.export();
     body.put_u32_le(watches.len() as u32);

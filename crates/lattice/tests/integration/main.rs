@@ -20,6 +20,24 @@ mod t96_persistence;
 
 use lattice_testkit::TestServer;
 
+/// A string reply's text (bulk, verbatim or simple); panics on anything else.
+pub fn text(f: &lattice_testkit::Frame) -> String {
+    use lattice_testkit::Frame;
+    match f {
+        Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
+        Frame::Simple(s) => s.clone(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+/// An integer reply's value; panics on anything else.
+pub fn int(f: &lattice_testkit::Frame) -> i64 {
+    match f {
+        lattice_testkit::Frame::Integer(n) => *n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
 /// Starts the binary with extra directives.
 pub fn start(extra: &[&str]) -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_lattice"), extra).expect("start lattice")

@@ -13,22 +13,7 @@ use std::time::Duration;
 
 use lattice_testkit::{encode_command, wait_until, Frame, RawClient, TestServer};
 
-use crate::start;
-
-fn bulk(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
-        Frame::Simple(s) => s.clone(),
-        other => panic!("not a string: {other:?}"),
-    }
-}
-
-fn int(f: &Frame) -> i64 {
-    match f {
-        Frame::Integer(n) => *n,
-        other => panic!("not an integer: {other:?}"),
-    }
-}
+use crate::{int, start, text as bulk};
 
 fn array(f: &Frame) -> &[Frame] {
     match f {

@@ -32,6 +32,7 @@ use lattice_testkit::{
 use rand::{Rng, SeedableRng};
 
 use crate::start;
+use crate::{int, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lattice");
 
@@ -43,21 +44,6 @@ fn ok() -> Frame {
 
 fn bulk(s: &str) -> Frame {
     Frame::Bulk(s.to_owned().into())
-}
-
-fn text(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
-        Frame::Simple(s) => s.clone(),
-        other => panic!("not a string: {other:?}"),
-    }
-}
-
-fn int(f: &Frame) -> i64 {
-    match f {
-        Frame::Integer(n) => *n,
-        other => panic!("not an integer: {other:?}"),
-    }
 }
 
 /// An array of bulk strings as strings.
@@ -734,8 +720,7 @@ fn corruption_before_the_tail_stops_start_up_and_check_names_it() {
         "a refused start-up changed the data directory"
     );
 
-    // `lattice check` (being added by another engineer): exits non-zero on
-    // corruption and names the file and offset.
+    // `lattice check` exits non-zero on corruption and names file and offset.
     let e = run_check(dir.path());
     println!("lattice check on a corrupt log:\n{}", e.output);
     assert!(
@@ -785,7 +770,7 @@ fn corrupt_snapshot_stops_start_up() {
         "a refused start-up changed files"
     );
 
-    // `lattice check` (being added by another engineer).
+    // `lattice check` reports it too.
     let e = run_check(dir.path());
     assert!(
         e.status.is_some_and(|s| !s.success()) && e.output.contains("snapshot.lsnap"),
