@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Lattice vs redis-server, side by side on this machine.
 
-Starts both servers (in-memory: redis-server --save '' --appendonly no),
+Starts both servers in memory (redis-server --save '' --appendonly no,
+lattice --appendonly no: the log stays in memory; bench/durable_compare.py
+compares the durable settings),
 drives them with the same redis-benchmark load, alternating A B A B for
 several rounds, and prints medians and ratios (Lattice / Redis). Then loads
 1M keys with 16-byte values into each (DEBUG POPULATE) and compares
@@ -36,7 +38,8 @@ def start_redis(workdir):
 
 def start_lattice(workdir, binary):
     port = free_port()
-    p = subprocess.Popen([binary, "--port", str(port), "--dir", workdir, "--loglevel", "warning"],
+    p = subprocess.Popen([binary, "--port", str(port), "--dir", workdir, "--loglevel", "warning",
+                          "--appendonly", "no"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port)
     return p, port

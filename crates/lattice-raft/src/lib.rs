@@ -161,3 +161,4 @@ pub trait SnapshotSource: Send + Sync {
     /// Writes the application part of a snapshot.
     fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<u64>;
 }
+pub mod fuzzing;

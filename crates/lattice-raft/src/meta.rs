@@ -98,6 +98,12 @@ fn decode_state(b: &[u8]) -> Option<MetaState> {
     (pos == b.len()).then_some(st)
 }
 
+/// Decodes one meta record (`None` if it is not a valid one); for tests
+/// and the fuzz target.
+pub fn decode_record(b: &[u8]) -> Option<MetaState> {
+    decode_state(b)
+}
+
 impl MetaStore {
     /// Opens the meta log in `backend` and returns the last saved state.
     pub fn open(
