@@ -113,7 +113,7 @@ impl KeyTable {
             return;
         }
         let pos = self.slots.len() as u32;
-        self.slots.push((key, entry));
+        self.push_slot((key, entry));
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(h, pos, |&i| {
             slots
@@ -138,7 +138,7 @@ impl KeyTable {
             return false;
         }
         let pos = self.slots.len() as u32;
-        self.slots.push((Key::from_slice(key), entry));
+        self.push_slot((Key::from_slice(key), entry));
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(h, pos, |&i| {
             slots
@@ -174,6 +174,17 @@ impl KeyTable {
             }
         }
         Some(entry)
+    }
+
+    /// Appends a slot. A large table grows by a quarter, not by doubling:
+    /// one key past a million would otherwise double the slot vector
+    /// (tens of MB) for a single insert; the copies stay amortised O(1).
+    fn push_slot(&mut self, slot: (Key, Entry)) {
+        let cap = self.slots.capacity();
+        if self.slots.len() == cap && cap >= 4096 {
+            self.slots.reserve_exact(cap / 4);
+        }
+        self.slots.push(slot);
     }
 
     fn reserve(&mut self, additional: usize) {
