@@ -19,6 +19,7 @@
 //! A poisoned log (failed fsync) or a full disk makes `submit` refuse
 //! with Redis's `MISCONF` error while reads go on.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -45,6 +46,18 @@ const MAX_BATCH: usize = 1024;
 /// fsyncs each entry on its own (RaftCore waits for every flush), so group
 /// commit has to happen here: while an entry is being made durable, new
 /// commands queue, and the next entry takes all of them.
+/// How long an entry waits for the previous entry's clients under
+/// `appendfsync always` (`LATTICE_GROUP_COMMIT_LINGER_US`, default 500 µs):
+/// each entry costs an fsync there, so fewer, fuller entries win.
+pub fn group_commit_linger() -> Duration {
+    Duration::from_micros(
+        std::env::var("LATTICE_GROUP_COMMIT_LINGER_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500),
+    )
+}
+
 fn max_in_flight() -> usize {
     std::env::var("LATTICE_PROPOSALS_IN_FLIGHT")
         .ok()
@@ -96,7 +109,9 @@ pub fn misconf(why: &str) -> CmdError {
 
 impl WritePath {
     /// Starts the proposer and responder tasks for an opened node.
-    pub fn start(node: Node, app: &ServerApply) -> WritePath {
+    /// `linger` is how long an entry may wait for the clients of the
+    /// previous one (zero unless every entry costs an fsync).
+    pub fn start(node: Node, app: &ServerApply, linger: Duration) -> WritePath {
         let (tx, rx) = mpsc::unbounded_channel();
         let (resp_tx, resp_rx) = mpsc::unbounded_channel();
         tokio::spawn(proposer(
@@ -104,6 +119,7 @@ impl WritePath {
             rx,
             resp_tx,
             node.log_health.clone(),
+            linger,
         ));
         tokio::spawn(responder(resp_rx, node.log_health.clone()));
         WritePath {
@@ -292,7 +308,12 @@ pub async fn open(shared: &Arc<Shared>, addr: Option<std::net::SocketAddr>) -> s
         .as_ref()
         .and_then(|r| r.last_log_id)
         .map_or(0, |l| l.index);
-    let mut wp = WritePath::start(node, &app);
+    let linger = if cfg.appendonly && cfg.appendfsync == lattice_storage::FsyncPolicy::Always {
+        group_commit_linger()
+    } else {
+        Duration::ZERO
+    };
+    let mut wp = WritePath::start(node, &app, linger);
     wp.faults = faults;
     wp.keys_loaded = {
         let core = shared.core();
@@ -327,25 +348,65 @@ async fn proposer(
         OwnedSemaphorePermit,
     )>,
     health: Arc<LogHealth>,
+    linger: Duration,
 ) {
     let in_flight = Arc::new(Semaphore::new(max_in_flight()));
+    // Clients whose commands made up the previous entry.
+    let mut previous: HashSet<u64> = HashSet::new();
     while let Some(first) = rx.recv().await {
         // Wait for room before collecting: what arrives meanwhile joins
         // this entry.
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
-        let mut cmds = vec![first.cmd];
-        let mut txs = vec![first.tx];
-        while cmds.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => {
-                    cmds.push(p.cmd);
-                    txs.push(p.tx);
+        let mut cmds = Vec::new();
+        let mut txs = Vec::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut take = |p: Pending, cmds: &mut Vec<Command>, seen: &mut HashSet<u64>| {
+            if let Command::Write { client, .. } = &p.cmd {
+                seen.insert(*client);
+            }
+            cmds.push(p.cmd);
+            txs.push(p.tx);
+        };
+        take(first, &mut cmds, &mut seen);
+        let drain =
+            |rx: &mut mpsc::UnboundedReceiver<Pending>,
+             cmds: &mut Vec<Command>,
+             seen: &mut HashSet<u64>,
+             take: &mut dyn FnMut(Pending, &mut Vec<Command>, &mut HashSet<u64>)| {
+                while cmds.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => take(p, cmds, seen),
+                        Err(_) => break,
+                    }
                 }
-                Err(_) => break,
+            };
+        drain(&mut rx, &mut cmds, &mut seen, &mut take);
+        // Group commit across round trips: the clients of the previous
+        // entry have just been answered and are about to send their next
+        // command; linger briefly (yielding, so their connections run) until
+        // they are all here, so concurrent clients converge on one entry
+        // per fsync instead of alternating halves.
+        // It gives up after `linger` in all, or after a quiet gap of a
+        // third of it (a client that went on to do something else).
+        if !linger.is_zero() && previous.len() > 1 {
+            let start = std::time::Instant::now();
+            let mut last_arrival = start;
+            while cmds.len() < MAX_BATCH && !previous.iter().all(|c| seen.contains(c)) {
+                let now = std::time::Instant::now();
+                if now - start >= linger || now - last_arrival >= linger / 3 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+                let before = cmds.len();
+                drain(&mut rx, &mut cmds, &mut seen, &mut take);
+                if cmds.len() > before {
+                    last_arrival = std::time::Instant::now();
+                }
             }
         }
+        previous = seen;
         match raft.client_write_ff(Proposal(cmds)).await {
             Ok(r) => {
                 let _ = resp_tx.send((r, txs, permit));
