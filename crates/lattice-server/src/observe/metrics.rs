@@ -65,6 +65,98 @@ fn seconds(ns: u64) -> String {
     format!("{}", ns as f64 / 1e9)
 }
 
+/// The log, Raft and snapshot families (present once the node is open).
+fn write_log_metrics(out: &mut String, wp: &crate::write_path::WritePath) {
+    let h = &wp.health;
+    let snap = &wp.snapshots;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let flag = |a: &std::sync::atomic::AtomicBool| u8::from(a.load(Ordering::Relaxed));
+    let m = wp.raft.metrics().borrow().clone();
+    let rows: [(&str, &str, &str, String); 13] = [
+        (
+            "lattice_log_appends_total",
+            "counter",
+            "Batches of entries appended to the log (one fsync each under appendfsync always).",
+            load(&h.appends).to_string(),
+        ),
+        (
+            "lattice_log_fsyncs_total",
+            "counter",
+            "Fsyncs of the entry log.",
+            load(&h.fsyncs).to_string(),
+        ),
+        (
+            "lattice_log_bytes_written_total",
+            "counter",
+            "Bytes of entries written to the log.",
+            load(&h.bytes_written).to_string(),
+        ),
+        (
+            "lattice_log_entries",
+            "gauge",
+            "Entries held in the log (not yet covered by a snapshot).",
+            wp.log_entries().to_string(),
+        ),
+        (
+            "lattice_log_poisoned",
+            "gauge",
+            "1 when a failed fsync made the node refuse writes until restart.",
+            flag(&h.poisoned).to_string(),
+        ),
+        (
+            "lattice_log_disk_full",
+            "gauge",
+            "1 while appends wait for disk space (writes are refused).",
+            flag(&h.disk_full).to_string(),
+        ),
+        (
+            "lattice_raft_term",
+            "gauge",
+            "Current Raft term.",
+            m.current_term.to_string(),
+        ),
+        (
+            "lattice_raft_is_leader",
+            "gauge",
+            "1 when this node leads its group.",
+            u8::from(m.current_leader == Some(m.id)).to_string(),
+        ),
+        (
+            "lattice_raft_last_log_index",
+            "gauge",
+            "Index of the last log entry.",
+            m.last_log_index.unwrap_or(0).to_string(),
+        ),
+        (
+            "lattice_raft_last_applied_index",
+            "gauge",
+            "Index of the last entry applied to the dataset.",
+            m.last_applied.map_or(0, |l| l.index).to_string(),
+        ),
+        (
+            "lattice_raft_snapshot_index",
+            "gauge",
+            "Index the last snapshot covers.",
+            m.snapshot.map_or(0, |l| l.index).to_string(),
+        ),
+        (
+            "lattice_snapshots_total",
+            "counter",
+            "Snapshots written since start.",
+            load(&snap.count).to_string(),
+        ),
+        (
+            "lattice_snapshot_last_bytes",
+            "gauge",
+            "Size of the last snapshot.",
+            load(&snap.last_bytes).to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        scalar(out, name, kind, help, value);
+    }
+}
+
 /// Renders every metric.
 pub fn render(s: &Shared) -> String {
     let mut out = String::with_capacity(16 * 1024);
@@ -282,6 +374,9 @@ pub fn render(s: &Shared) -> String {
         "Entries in the slow log.",
         obs.slowlog.len(),
     );
+    if let Some(wp) = s.write_path() {
+        write_log_metrics(&mut out, wp);
+    }
     family(
         &mut out,
         "lattice_hotkey_accesses",

@@ -405,9 +405,31 @@ fn prometheus_endpoint() {
         "lattice_uptime_seconds",
         "lattice_hotkey_accesses",
         "lattice_command_duration_seconds",
+        "lattice_log_appends_total",
+        "lattice_log_fsyncs_total",
+        "lattice_log_bytes_written_total",
+        "lattice_log_entries",
+        "lattice_log_poisoned",
+        "lattice_log_disk_full",
+        "lattice_raft_term",
+        "lattice_raft_is_leader",
+        "lattice_raft_last_log_index",
+        "lattice_raft_last_applied_index",
+        "lattice_raft_snapshot_index",
+        "lattice_snapshots_total",
+        "lattice_snapshot_last_bytes",
     ] {
         assert!(first.docs.contains_key(family), "missing family {family}");
     }
+    // The writes above went through the log of a node that leads itself.
+    assert_eq!(value(&first, "lattice_raft_is_leader", None), Some(1.0));
+    assert!(value(&first, "lattice_log_appends_total", None).unwrap() >= 1.0);
+    assert!(value(&first, "lattice_log_fsyncs_total", None).unwrap() >= 1.0);
+    assert_eq!(value(&first, "lattice_log_poisoned", None), Some(0.0));
+    assert_eq!(
+        value(&first, "lattice_raft_last_applied_index", None),
+        value(&first, "lattice_raft_last_log_index", None)
+    );
     let set_before =
         value(&first, "lattice_commands_total", Some(("cmd", "set"))).expect("set series");
     assert_eq!(
