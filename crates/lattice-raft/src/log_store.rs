@@ -126,6 +126,8 @@ enum Io {
         purged: Option<LogId>,
         done: oneshot::Sender<Result<(), LogError>>,
     },
+    /// Switch `appendfsync`, after fsyncing what was written so far.
+    SetFsync { fsync: FsyncPolicy },
     /// Make everything appended durable, whatever the policy (shutdown).
     Flush {
         done: oneshot::Sender<Result<(), LogError>>,
@@ -309,6 +311,17 @@ impl LogStore {
         self.send_and_wait(|done| Io::Flush { done })
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// Switches `appendfsync` at run time (`CONFIG SET appendfsync`). The
+    /// writer thread fsyncs everything appended before the switch first, so
+    /// a move to `always` covers earlier writes too; appends issued after
+    /// this call are ordered after the switch (same queue), so there is
+    /// nothing to wait for. A failed fsync here poisons the log as any other.
+    pub fn set_fsync(&self, fsync: FsyncPolicy) {
+        if let Some(io) = &self.io {
+            let _ = io.send(Io::SetFsync { fsync });
+        }
     }
 
     // openraft's error type is what the trait returns; boxing it here would
@@ -664,6 +677,17 @@ impl Writer {
                     .save(MetaState { vote, purged })
                     .and_then(|()| lock(&self.log).purge_before(upto + 1));
                 let _ = done.send(r);
+            }
+            Io::SetFsync { fsync } => {
+                let r = lock(&self.log).sync().and_then(|()| self.meta.sync());
+                match r {
+                    Ok(()) => {
+                        self.fsync = fsync;
+                        lock(&self.log).set_fsync(fsync);
+                        self.meta.set_fsync(fsync);
+                    }
+                    Err(e) => self.poison(&e),
+                }
             }
             Io::Flush { done } => {
                 let r = lock(&self.log).sync().and_then(|()| self.meta.sync());

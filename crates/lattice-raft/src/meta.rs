@@ -142,6 +142,11 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Changes the fsync policy.
+    pub fn set_fsync(&mut self, fsync: FsyncPolicy) {
+        self.log.set_fsync(fsync);
+    }
+
     /// Fsyncs pending records (the `everysec` timer).
     pub fn sync(&mut self) -> Result<(), StorageError> {
         if self.log.needs_sync() {

@@ -235,7 +235,7 @@ const DIRECTIVES: &[Directive] = &[
     d("maxmemory-samples", Kind::Int, true),
     d("dir", Kind::Text, true),
     d("appendonly", Kind::Bool, false),
-    d("appendfsync", Kind::Special, false),
+    d("appendfsync", Kind::Special, true),
     d("auto-aof-rewrite-percentage", Kind::Int, true),
     d("auto-aof-rewrite-min-size", Kind::Memory, true),
     d("debug-log-faults", Kind::Bool, false),

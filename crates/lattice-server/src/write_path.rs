@@ -96,6 +96,8 @@ pub struct WritePath {
     pub log_bytes_at_snapshot: Arc<AtomicU64>,
     /// Keys loaded from disk at start.
     pub keys_loaded: u64,
+    /// The proposer's group-commit linger in microseconds (0: none).
+    linger_us: Arc<AtomicU64>,
     /// The entry log's fault injector (`debug-log-faults yes`).
     pub faults: Option<lattice_storage::FaultBackend<Arc<lattice_storage::FsBackend>>>,
 }
@@ -114,12 +116,13 @@ impl WritePath {
     pub fn start(node: Node, app: &ServerApply, linger: Duration) -> WritePath {
         let (tx, rx) = mpsc::unbounded_channel();
         let (resp_tx, resp_rx) = mpsc::unbounded_channel();
+        let linger_us = Arc::new(AtomicU64::new(linger.as_micros() as u64));
         tokio::spawn(proposer(
             node.raft.clone(),
             rx,
             resp_tx,
             node.log_health.clone(),
-            linger,
+            linger_us.clone(),
         ));
         tokio::spawn(responder(resp_rx, node.log_health.clone()));
         WritePath {
@@ -131,6 +134,7 @@ impl WritePath {
             dirty_at_snapshot: app.dirty_at_snapshot.clone(),
             log_bytes_at_snapshot: app.log_bytes_at_snapshot.clone(),
             keys_loaded: 0,
+            linger_us,
             faults: None,
         }
     }
@@ -169,6 +173,19 @@ impl WritePath {
                 .refusal()
                 .unwrap_or_else(|| CmdError::err("the write path has stopped"))),
         }
+    }
+
+    /// `CONFIG SET appendfsync`: switches the log's policy, and the
+    /// group-commit linger with it (only `always` pays an fsync per entry).
+    pub fn set_fsync(&self, fsync: lattice_storage::FsyncPolicy) {
+        self.log.set_fsync(fsync);
+        let linger = if self.durable() && fsync == lattice_storage::FsyncPolicy::Always {
+            group_commit_linger()
+        } else {
+            Duration::ZERO
+        };
+        self.linger_us
+            .store(linger.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// Whether the log is on disk.
@@ -348,7 +365,7 @@ async fn proposer(
         OwnedSemaphorePermit,
     )>,
     health: Arc<LogHealth>,
-    linger: Duration,
+    linger_us: Arc<AtomicU64>,
 ) {
     let in_flight = Arc::new(Semaphore::new(max_in_flight()));
     // Clients whose commands made up the previous entry.
@@ -390,6 +407,7 @@ async fn proposer(
         // per fsync instead of alternating halves.
         // It gives up after `linger` in all, or after a quiet gap of a
         // third of it (a client that went on to do something else).
+        let linger = Duration::from_micros(linger_us.load(Ordering::Relaxed));
         if !linger.is_zero() && previous.len() > 1 {
             let start = std::time::Instant::now();
             let mut last_arrival = start;

@@ -198,6 +198,13 @@ impl<B: LogBackend> Log<B> {
         self.next
     }
 
+    /// Changes the fsync policy (`CONFIG SET appendfsync`). Dirty files are
+    /// tracked under every policy, so moving to `Always` makes the next
+    /// append fsync everything written before it too.
+    pub fn set_fsync(&mut self, fsync: FsyncPolicy) {
+        self.opts.fsync = fsync;
+    }
+
     /// Whether an fsync failure has poisoned the log.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned

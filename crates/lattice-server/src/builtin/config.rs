@@ -51,6 +51,11 @@ fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
         })?;
     }
     let engine_cfg = cfg.engine.clone();
+    if cfg.appendfsync != conn.shared.config().appendfsync {
+        if let Some(wp) = conn.shared.write_path() {
+            wp.set_fsync(cfg.appendfsync);
+        }
+    }
     conn.shared.pubsub.configure(&cfg);
     conn.shared.with_config_mut(|c| *c = cfg);
     conn.shared.config_epoch.fetch_add(1, Ordering::SeqCst);

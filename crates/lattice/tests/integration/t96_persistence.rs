@@ -1341,3 +1341,50 @@ fn crash_loop(extra: &[&str], seed: u64, iterations: usize) {
     );
     assert!(total_acked > 0, "no write was ever acknowledged");
 }
+
+// ------------------------------------------- CONFIG SET appendfsync at run time
+
+#[test]
+fn appendfsync_can_be_switched_at_run_time() {
+    let s = start(&[]);
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "appendfsync", "sometimes"]),
+        Frame::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: always, everysec, no".into()
+        )
+    );
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendfsync", "everysec"]), ok());
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "appendfsync"]),
+        Frame::Array(vec![bulk("appendfsync"), bulk("everysec")])
+    );
+    assert_eq!(persistence(&mut c, "appendfsync"), "everysec");
+    // Under everysec an append does not fsync by itself.
+    let before = persistence_int(&mut c, "log_fsyncs");
+    set_keys(&mut c, "e", 20);
+    let after = persistence_int(&mut c, "log_fsyncs");
+    assert!(
+        after - before < 20,
+        "everysec fsynced every append: {before} -> {after}"
+    );
+    // Back to always: every acknowledged write is synced again.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "appendfsync", "always"]), ok());
+    let before = persistence_int(&mut c, "log_fsyncs");
+    for i in 0..5 {
+        assert_eq!(c.cmd(&["SET", &format!("a{i}"), "x"]), ok());
+    }
+    assert!(persistence_int(&mut c, "log_fsyncs") >= before + 5);
+    // appendonly stays a start-up choice.
+    assert!(matches!(
+        c.cmd(&["CONFIG", "SET", "appendonly", "no"]),
+        Frame::Error(e) if e.contains("immutable")
+    ));
+    let s = crash_restart(s, &[]);
+    let mut c = s.raw();
+    assert_keys(&mut c, "e", 20);
+    assert_eq!(
+        c.cmd(&["EXISTS", "a0", "a1", "a2", "a3", "a4"]),
+        Frame::Integer(5)
+    );
+}
