@@ -583,13 +583,7 @@ pub(crate) fn write_value_exact(
                 save_len(out, QUICKLIST_NODE_CONTAINER_PACKED as usize);
                 save_string_with(out, &listpack_blob(lp.iter())?, lzf);
             }
-            ListValue::Quicklist(q) => {
-                out.push(RDB_TYPE_LIST);
-                save_len(out, q.len());
-                for i in q {
-                    save_string_with(out, i, lzf);
-                }
-            }
+            ListValue::Quicklist(q) => save_strings(out, RDB_TYPE_LIST, q.len(), q.iter(), lzf),
         },
         Value::Set(s) => match &**s {
             SetValue::Intset(v) => {
@@ -597,21 +591,13 @@ pub(crate) fn write_value_exact(
                 save_string_with(out, &intset_blob(v), lzf);
             }
             SetValue::Listpack(lp) => {
-                out.push(RDB_TYPE_SET_LISTPACK);
-                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+                save_listpack(out, RDB_TYPE_SET_LISTPACK, lp.iter(), lzf)?;
             }
-            SetValue::Table(t) => {
-                out.push(RDB_TYPE_SET);
-                save_len(out, t.len());
-                for m in t {
-                    save_string_with(out, m, lzf);
-                }
-            }
+            SetValue::Table(t) => save_strings(out, RDB_TYPE_SET, t.len(), t.iter(), lzf),
         },
         Value::Hash(h) => match &**h {
             HashValue::Listpack(lp) => {
-                out.push(RDB_TYPE_HASH_LISTPACK);
-                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+                save_listpack(out, RDB_TYPE_HASH_LISTPACK, lp.iter(), lzf)?;
             }
             HashValue::Table(t) => {
                 out.push(RDB_TYPE_HASH);
@@ -625,8 +611,7 @@ pub(crate) fn write_value_exact(
         Value::ZSet(z) => match &**z {
             // member, score text, member, score text … in (score, member) order.
             ZSetValue::Listpack(lp) => {
-                out.push(RDB_TYPE_ZSET_LISTPACK);
-                save_string_with(out, &listpack_blob(lp.iter())?, lzf);
+                save_listpack(out, RDB_TYPE_ZSET_LISTPACK, lp.iter(), lzf)?;
             }
             ZSetValue::Skiplist { dict, .. } => {
                 out.push(RDB_TYPE_ZSET_2);
@@ -639,6 +624,33 @@ pub(crate) fn write_value_exact(
         },
     }
     Ok(())
+}
+
+/// A type byte and a listpack blob (the compact encodings' RDB form).
+fn save_listpack<'a>(
+    out: &mut Vec<u8>,
+    ty: u8,
+    entries: impl Iterator<Item = &'a [u8]>,
+    lzf: &mut LzfTable,
+) -> Result<(), TooLarge> {
+    out.push(ty);
+    save_string_with(out, &listpack_blob(entries)?, lzf);
+    Ok(())
+}
+
+/// A type byte, a count and that many strings (the plain RDB types).
+fn save_strings<T: AsRef<[u8]>>(
+    out: &mut Vec<u8>,
+    ty: u8,
+    len: usize,
+    items: impl Iterator<Item = T>,
+    lzf: &mut LzfTable,
+) {
+    out.push(ty);
+    save_len(out, len);
+    for i in items {
+        save_string_with(out, i.as_ref(), lzf);
+    }
 }
 
 /// A DUMP payload: the serialized value, RDB version and CRC64.
