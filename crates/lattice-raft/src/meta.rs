@@ -77,7 +77,8 @@ fn encode_state(s: &MetaState) -> Vec<u8> {
     out
 }
 
-fn decode_state(b: &[u8]) -> Option<MetaState> {
+/// Decodes one meta record (`None` if it is not a valid one).
+pub fn decode_record(b: &[u8]) -> Option<MetaState> {
     let mut pos = 0;
     let mut st = MetaState::default();
     if *b.first()? == 1 {
@@ -98,12 +99,6 @@ fn decode_state(b: &[u8]) -> Option<MetaState> {
     (pos == b.len()).then_some(st)
 }
 
-/// Decodes one meta record (`None` if it is not a valid one); for tests
-/// and the fuzz target.
-pub fn decode_record(b: &[u8]) -> Option<MetaState> {
-    decode_state(b)
-}
-
 impl MetaStore {
     /// Opens the meta log in `backend` and returns the last saved state.
     pub fn open(
@@ -122,7 +117,7 @@ impl MetaStore {
             let mut reader = log.read(last..=last)?;
             if let Some(rec) = reader.next() {
                 let (_, payload) = rec?;
-                state = decode_state(&payload).ok_or_else(|| StorageError::Corrupt {
+                state = decode_record(&payload).ok_or_else(|| StorageError::Corrupt {
                     file: "raft-meta".to_owned(),
                     offset: 0,
                     reason: "the last vote record does not decode".to_owned(),
@@ -190,17 +185,17 @@ mod tests {
             vote: Some(Vote::new(3, 4)),
             purged: None,
         };
-        assert_eq!(decode_state(&encode_state(&st)), Some(st));
+        assert_eq!(decode_record(&encode_state(&st)), Some(st));
         assert!(decode_vote(&[0; 16]).is_none());
         assert!(decode_vote(&[0; 18]).is_none());
         let mut bad = encode_state(&st);
         bad[17] = 2;
-        assert!(decode_state(&bad).is_none());
+        assert!(decode_record(&bad).is_none());
         let mut long = encode_state(&st);
         long.push(0);
-        assert!(decode_state(&long).is_none());
+        assert!(decode_record(&long).is_none());
         for cut in 0..encode_state(&st).len() {
-            assert!(decode_state(&encode_state(&st)[..cut]).is_none());
+            assert!(decode_record(&encode_state(&st)[..cut]).is_none());
         }
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lattice_storage::{FsBackend, FsyncPolicy, MemBackend, StorageError as LogError};
+use lattice_storage::{FsBackend, FsyncPolicy, StorageError as LogError};
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -233,9 +233,4 @@ impl Node {
             log,
         })
     }
-}
-
-/// A memory backend pair, for tests that want a log without files.
-pub fn memory_backends() -> (Backend, Backend) {
-    (Arc::new(MemBackend::new()), Arc::new(MemBackend::new()))
 }

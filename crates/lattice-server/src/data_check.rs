@@ -2,14 +2,14 @@
 //! entry log and the vote log record by record (checksums, then every
 //! entry's payload decoded), and the snapshot file down to every key.
 //!
-//! The files are copied into a memory backend before the log is opened,
+//! The files are copied into a memory backend and the log is opened there,
 //! so a torn tail that start-up would cut is reported, not repaired.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lattice_storage::{check, FsyncPolicy, Log, LogOptions, MemBackend, StorageError};
+use lattice_storage::{FsyncPolicy, Log, LogOptions, MemBackend, StorageError};
 
 /// What the check found.
 #[derive(Debug, Default)]
@@ -50,8 +50,17 @@ fn check_log(dir: &Path, label: &str, entries: bool, out: &mut DirReport) {
             return;
         }
     };
-    let report = match check(&mem) {
-        Ok(r) => r,
+    // One scan: opening the in-memory copy verifies every record and
+    // repairs a torn tail there only, which is what start-up would do.
+    let opened = Log::open(
+        Arc::new(mem),
+        LogOptions {
+            fsync: FsyncPolicy::No,
+            ..LogOptions::default()
+        },
+    );
+    let (log, recovery) = match opened {
+        Ok(l) => l,
         Err(e) => {
             out.ok = false;
             out.lines.push(format!("{label}: {}: {e}", dir.display()));
@@ -60,12 +69,12 @@ fn check_log(dir: &Path, label: &str, entries: bool, out: &mut DirReport) {
     };
     out.lines.push(format!(
         "{label}: {} segment(s), {} record(s), indexes {}..={}",
-        report.segments,
-        report.entries,
-        report.first_index.map_or("-".into(), |i| i.to_string()),
-        report.last_index.map_or("-".into(), |i| i.to_string()),
+        recovery.segments,
+        recovery.entries,
+        log.first_index().map_or("-".into(), |i| i.to_string()),
+        log.last_index().map_or("-".into(), |i| i.to_string()),
     ));
-    if let Some(t) = &report.torn_tail {
+    if let Some(t) = &recovery.torn_tail {
         out.lines.push(format!(
             "{label}: torn tail in {}: start-up will truncate {} bytes ({})",
             t.file, t.bytes_cut, t.reason
@@ -74,21 +83,6 @@ fn check_log(dir: &Path, label: &str, entries: bool, out: &mut DirReport) {
     if !entries {
         return;
     }
-    let log = Log::open(
-        Arc::new(mem),
-        LogOptions {
-            fsync: FsyncPolicy::No,
-            ..LogOptions::default()
-        },
-    );
-    let (log, _) = match log {
-        Ok(l) => l,
-        Err(e) => {
-            out.ok = false;
-            out.lines.push(format!("{label}: {e}"));
-            return;
-        }
-    };
     let (Some(first), Some(last)) = (log.first_index(), log.last_index()) else {
         return;
     };

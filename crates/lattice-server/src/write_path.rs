@@ -42,10 +42,6 @@ use crate::transaction::Watches;
 /// Commands per log entry at most (bounds one apply's hold on the engine).
 const MAX_BATCH: usize = 1024;
 
-/// Entries proposed but not yet applied, at most. openraft 0.9 appends and
-/// fsyncs each entry on its own (RaftCore waits for every flush), so group
-/// commit has to happen here: while an entry is being made durable, new
-/// commands queue, and the next entry takes all of them.
 /// How long an entry waits for the previous entry's clients under
 /// `appendfsync always` (`LATTICE_GROUP_COMMIT_LINGER_US`, default 500 µs):
 /// each entry costs an fsync there, so fewer, fuller entries win.
@@ -56,13 +52,6 @@ pub fn group_commit_linger() -> Duration {
             .and_then(|v| v.parse().ok())
             .unwrap_or(500),
     )
-}
-
-fn max_in_flight() -> usize {
-    std::env::var("LATTICE_PROPOSALS_IN_FLIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
 }
 
 type Reply2 = Result<Outcome, CmdError>;
@@ -356,6 +345,44 @@ pub async fn open(shared: &Arc<Shared>, addr: Option<std::net::SocketAddr>) -> s
     Ok(())
 }
 
+/// The commands of the entry being collected.
+#[derive(Default)]
+struct Batch {
+    cmds: Vec<Command>,
+    txs: Vec<oneshot::Sender<Reply2>>,
+    /// Clients with a write in it.
+    clients: HashSet<u64>,
+}
+
+impl Batch {
+    fn push(&mut self, p: Pending) {
+        if let Command::Write { client, .. } = &p.cmd {
+            self.clients.insert(*client);
+        }
+        self.cmds.push(p.cmd);
+        self.txs.push(p.tx);
+    }
+
+    /// Takes what is queued, up to the entry size; true if anything came.
+    fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Pending>) -> bool {
+        let before = self.cmds.len();
+        while self.cmds.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => self.push(p),
+                Err(_) => break,
+            }
+        }
+        self.cmds.len() > before
+    }
+}
+
+/// Answers every waiting command with the same error.
+fn fail_all(txs: Vec<oneshot::Sender<Reply2>>, e: &CmdError) {
+    for tx in txs {
+        let _ = tx.send(Err(e.clone()));
+    }
+}
+
 async fn proposer(
     raft: Raft,
     mut rx: mpsc::UnboundedReceiver<Pending>,
@@ -367,7 +394,11 @@ async fn proposer(
     health: Arc<LogHealth>,
     linger_us: Arc<AtomicU64>,
 ) {
-    let in_flight = Arc::new(Semaphore::new(max_in_flight()));
+    // One entry in flight: openraft 0.9 appends and fsyncs each entry on its
+    // own (RaftCore waits for every flush), so group commit happens here:
+    // while an entry is made durable and applied, new commands queue, and
+    // the next entry takes all of them.
+    let in_flight = Arc::new(Semaphore::new(1));
     // Clients whose commands made up the previous entry.
     let mut previous: HashSet<u64> = HashSet::new();
     while let Some(first) = rx.recv().await {
@@ -376,30 +407,9 @@ async fn proposer(
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
-        let mut cmds = Vec::new();
-        let mut txs = Vec::new();
-        let mut seen: HashSet<u64> = HashSet::new();
-        let mut take = |p: Pending, cmds: &mut Vec<Command>, seen: &mut HashSet<u64>| {
-            if let Command::Write { client, .. } = &p.cmd {
-                seen.insert(*client);
-            }
-            cmds.push(p.cmd);
-            txs.push(p.tx);
-        };
-        take(first, &mut cmds, &mut seen);
-        let drain =
-            |rx: &mut mpsc::UnboundedReceiver<Pending>,
-             cmds: &mut Vec<Command>,
-             seen: &mut HashSet<u64>,
-             take: &mut dyn FnMut(Pending, &mut Vec<Command>, &mut HashSet<u64>)| {
-                while cmds.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => take(p, cmds, seen),
-                        Err(_) => break,
-                    }
-                }
-            };
-        drain(&mut rx, &mut cmds, &mut seen, &mut take);
+        let mut batch = Batch::default();
+        batch.push(first);
+        batch.drain(&mut rx);
         // Group commit across round trips: the clients of the previous
         // entry have just been answered and are about to send their next
         // command; linger briefly (yielding, so their connections run) until
@@ -411,30 +421,24 @@ async fn proposer(
         if !linger.is_zero() && previous.len() > 1 {
             let start = std::time::Instant::now();
             let mut last_arrival = start;
-            while cmds.len() < MAX_BATCH && !previous.iter().all(|c| seen.contains(c)) {
+            while batch.cmds.len() < MAX_BATCH && !previous.is_subset(&batch.clients) {
                 let now = std::time::Instant::now();
                 if now - start >= linger || now - last_arrival >= linger / 3 {
                     break;
                 }
                 tokio::task::yield_now().await;
-                let before = cmds.len();
-                drain(&mut rx, &mut cmds, &mut seen, &mut take);
-                if cmds.len() > before {
+                if batch.drain(&mut rx) {
                     last_arrival = std::time::Instant::now();
                 }
             }
         }
-        previous = seen;
+        let Batch { cmds, txs, clients } = batch;
+        previous = clients;
         match raft.client_write_ff(Proposal(cmds)).await {
             Ok(r) => {
                 let _ = resp_tx.send((r, txs, permit));
             }
-            Err(fatal) => {
-                let e = stopped(&health, &fatal.to_string());
-                for tx in txs {
-                    let _ = tx.send(Err(e.clone()));
-                }
-            }
+            Err(fatal) => fail_all(txs, &stopped(&health, &fatal.to_string())),
         }
     }
 }
@@ -480,22 +484,12 @@ async fn responder(
                     let _ = tx.send(o);
                 }
             }
-            Ok(Err(e)) => {
-                let e = stopped(&health, &e.to_string());
-                for tx in txs {
-                    let _ = tx.send(Err(e.clone()));
-                }
-            }
-            Err(_) => {
-                // The entry was handed to the log but the node stopped
-                // before it was applied: it may have reached the disk (an
-                // fsync that fails does not unwrite the page cache), so
-                // the client must treat it as indeterminate.
-                let e = unknown_outcome(&health);
-                for tx in txs {
-                    let _ = tx.send(Err(e.clone()));
-                }
-            }
+            Ok(Err(e)) => fail_all(txs, &stopped(&health, &e.to_string())),
+            // The entry was handed to the log but the node stopped before
+            // it was applied: it may have reached the disk (an fsync that
+            // fails does not unwrite the page cache), so the client must
+            // treat it as indeterminate.
+            Err(_) => fail_all(txs, &unknown_outcome(&health)),
         }
     }
 }
