@@ -398,8 +398,8 @@ fn save_string_with(out: &mut Vec<u8>, s: &[u8], lzf: &mut LzfTable) {
     out.extend_from_slice(s);
 }
 
-/// [`save_string_with`] with a fresh table (tests build payloads with it).
-#[cfg(test)]
+/// [`save_string_with`] with a fresh table (function dumps; tests build
+/// payloads with it).
 fn save_string(out: &mut Vec<u8>, s: &[u8]) {
     save_string_with(out, s, &mut LzfTable::new());
 }
@@ -2239,5 +2239,67 @@ mod tests {
             .effects
             .iter()
             .any(|f| matches!(f, Effect::KeyReady { .. })));
+    }
+}
+
+/// `RDB_OPCODE_FUNCTION2`: one function library's code in a FUNCTION DUMP.
+const RDB_OPCODE_FUNCTION2: u8 = 245;
+
+/// A FUNCTION DUMP payload as Redis 7.0 writes it (each library's code
+/// after the FUNCTION2 opcode, then RDB version and CRC64), so payloads
+/// move between Lattice and Redis in both directions.
+pub fn function_dump_payload<T: AsRef<[u8]>>(codes: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in codes {
+        out.push(RDB_OPCODE_FUNCTION2);
+        save_string(&mut out, c.as_ref());
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The library codes of a FUNCTION DUMP payload; `None` when the version,
+/// checksum or framing is wrong (Redis's "payload version or checksum are
+/// wrong" / "given type is not a function").
+pub fn parse_function_payload(p: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if !verify_payload(p) {
+        return None;
+    }
+    let body = p.get(..p.len() - 10)?;
+    let mut r = Reader { buf: body, pos: 0 };
+    let mut codes = Vec::new();
+    while r.pos < body.len() {
+        if r.byte().ok()? != RDB_OPCODE_FUNCTION2 {
+            return None;
+        }
+        codes.push(r.string().ok()?);
+    }
+    Some(codes)
+}
+
+#[cfg(test)]
+mod function_payload_tests {
+    use super::*;
+
+    #[test]
+    fn function_payloads_round_trip_and_reject_damage() {
+        let codes = vec![b"#!lua name=a\nreturn".to_vec(), vec![b'x'; 300]];
+        let p = function_dump_payload(&codes);
+        assert_eq!(parse_function_payload(&p), Some(codes));
+        for cut in 0..p.len() {
+            assert_eq!(
+                parse_function_payload(p.get(..cut).unwrap_or_default()),
+                None
+            );
+        }
+        let mut flipped = p.clone();
+        if let Some(b) = flipped.get_mut(3) {
+            *b ^= 1;
+        }
+        assert_eq!(parse_function_payload(&flipped), None);
+        // Redis 7.0.15's FUNCTION DUMP of one small library starts so.
+        assert_eq!(p.first(), Some(&0xf5));
     }
 }
