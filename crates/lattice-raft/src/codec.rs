@@ -8,6 +8,7 @@
 //! kind    = 0 blank | 1 normal (count:u32 command*) | 2 membership
 //! command = 1 client:u64 writeop | 2 client:u64 | 3 client:u64 db:u32 time:u64 argv
 //!         | 4 client:u64 | 5 | 6 db:u32 count:u64 prefix:bytes has_size:u8 size:u64 time:u64
+//!         | 7 client:u64 db:u32 time:u64 seed:u64 resp3:u8 argv (script) | 8 argv (function)
 //! writeop = 1 db:u32 time:u64 seed:u64 argv | 2 db:u32 time:u64 argv (expire)
 //!         | 3 db:u32 time:u64 argv (evict) | 4 time:u64 seed:u64 n:u32 (db:u32 argv)*
 //! argv    = n:u32 bytes*        bytes = len:u32 octets
@@ -136,6 +137,26 @@ fn put_command(out: &mut Vec<u8>, c: &Command) {
             out.put_u8(u8::from(size.is_some()));
             out.put_u64_le(size.unwrap_or(0));
             out.put_u64_le(*time_ms);
+        }
+        Command::Script {
+            client,
+            db,
+            argv,
+            time_ms,
+            seed,
+            resp3,
+        } => {
+            out.put_u8(7);
+            out.put_u64_le(*client);
+            out.put_u32_le(*db as u32);
+            out.put_u64_le(*time_ms);
+            out.put_u64_le(*seed);
+            out.put_u8(u8::from(*resp3));
+            put_argv(out, argv);
+        }
+        Command::Function { argv } => {
+            out.put_u8(8);
+            put_argv(out, argv);
         }
     }
 }
@@ -364,6 +385,27 @@ fn read_command(r: &mut Reader) -> Result<Command, DecodeError> {
                 time_ms,
             }
         }
+        7 => {
+            let client = r.u64()?;
+            let db = r.db()?;
+            let time_ms = r.u64()?;
+            let seed = r.u64()?;
+            let resp3 = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(r.err("bad resp3 flag")),
+            };
+            let argv = r.argv()?;
+            Command::Script {
+                client,
+                db,
+                argv,
+                time_ms,
+                seed,
+                resp3,
+            }
+        }
+        8 => Command::Function { argv: r.argv()? },
         _ => return Err(r.err("unknown command tag")),
     })
 }
@@ -494,6 +536,17 @@ mod tests {
                         prefix: b(""),
                         size: None,
                         time_ms: 12,
+                    },
+                    Command::Script {
+                        client: 5,
+                        db: 3,
+                        argv: vec![b("EVAL"), b("return 1"), b("0")],
+                        time_ms: 13,
+                        seed: 99,
+                        resp3: true,
+                    },
+                    Command::Function {
+                        argv: vec![b("LOAD"), b("#!lua name=x\n")],
                     },
                 ])),
             },

@@ -96,6 +96,30 @@ pub enum Command {
     /// Start-up after recovery: the clients of the previous run are gone,
     /// so their waiters and watches go too.
     ResetSessions,
+    /// A script run (EVAL with the script body — EVALSHA is resolved to
+    /// its body before proposing — or FCALL). `argv` is the command as the
+    /// state machine runs it, name first; the script's writes are applied
+    /// in this one command, so it is atomic on every replica.
+    Script {
+        /// The proposing connection.
+        client: u64,
+        /// Its database.
+        db: usize,
+        /// `EVAL body numkeys …` or `FCALL name numkeys …`.
+        argv: Vec<Bytes>,
+        /// Time of the run (TIME inside the script).
+        time_ms: u64,
+        /// Seed of the script's `math.random` and of its commands' picks.
+        seed: u64,
+        /// The client speaks RESP3 (shapes the reply conversion).
+        resp3: bool,
+    },
+    /// FUNCTION LOAD / DELETE / FLUSH / RESTORE (libraries are replicated
+    /// state). `argv` starts at the subcommand.
+    Function {
+        /// The subcommand and its arguments.
+        argv: Vec<Bytes>,
+    },
     /// DEBUG POPULATE.
     Populate {
         /// Database.
