@@ -101,6 +101,9 @@ pub struct ServerConfig {
     pub output_limits: [OutputLimit; 3],
     /// `hz`
     pub hz: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`) in milliseconds: a
+    /// script running longer makes other clients get `-BUSY`.
+    pub busy_reply_threshold_ms: u64,
     /// `io-threads`: runtime worker threads for connection I/O (start-up
     /// only). Commands run one at a time on the engine either way; more
     /// threads parallelise parsing and encoding. Redis's default is 1, and
@@ -153,6 +156,7 @@ impl Default for ServerConfig {
                     soft_seconds: 60,
                 },
             ],
+            busy_reply_threshold_ms: 5000,
             hz: 10,
             io_threads: 1,
             notify_keyspace_events: 0,
@@ -251,6 +255,8 @@ const DIRECTIVES: &[Directive] = &[
     d("proto-max-bulk-len", Kind::Memory, true),
     d("client-output-buffer-limit", Kind::Special, true),
     d("hz", Kind::Int, true),
+    d("busy-reply-threshold", Kind::Int, true),
+    d("lua-time-limit", Kind::Int, true),
     d("io-threads", Kind::Int, false),
     d("notify-keyspace-events", Kind::Special, true),
     d("enable-debug-command", Kind::Special, false),
@@ -498,6 +504,9 @@ impl ServerConfig {
                 let v = int()?;
                 self.hz = v.clamp(1, 500);
             }
+            "busy-reply-threshold" | "lua-time-limit" => {
+                self.busy_reply_threshold_ms = int()?;
+            }
             "io-threads" => {
                 let v = int()?;
                 if v == 0 || v > 128 {
@@ -609,6 +618,7 @@ impl ServerConfig {
                     .join(" ")
             }
             "hz" => self.hz.to_string(),
+            "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold_ms.to_string(),
             "io-threads" => self.io_threads.to_string(),
             "notify-keyspace-events" => {
                 crate::pubsub::notify_flags_string(self.notify_keyspace_events)

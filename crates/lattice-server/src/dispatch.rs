@@ -159,6 +159,9 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     if !conn.authenticated && spec.flags & flags::NO_AUTH == 0 {
         return transaction::reject(conn, &args, noauth(), out);
     }
+    if let Err(e) = crate::scripting::busy_gate(&shared, &resolved, &args).await {
+        return transaction::reject(conn, &args, e, out);
+    }
     let (check_memory, denyoom) = transaction::memory_rule(conn, &resolved);
     if check_memory {
         if let Err(e) = enforce_maxmemory(&shared, denyoom).await {

@@ -16,6 +16,7 @@ mod listener;
 pub mod observe;
 pub mod pubsub;
 mod reply_codec;
+pub mod scripting;
 pub mod shared;
 mod transaction;
 pub mod write_path;

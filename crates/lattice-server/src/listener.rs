@@ -226,6 +226,10 @@ async fn cron(shared: Arc<Shared>) {
 /// deleted through the write path as `WriteOp::Expire`, so a replica would
 /// apply exactly the same deletions.
 pub fn active_expire(shared: &Shared) {
+    // A running script holds the engine; expiry waits for the next tick.
+    if shared.scripts.running_for().is_some() {
+        return;
+    }
     let keys = {
         let core = shared.core();
         if !core.engine.config().active_expire_enabled {

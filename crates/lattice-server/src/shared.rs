@@ -132,16 +132,30 @@ pub struct Core {
     pub watches: Watches,
     /// Pub/sub registry: applied writes publish keyspace notifications.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// The Lua VM, script cache and function libraries. `None` only while
+    /// a script runs (it is taken out so the script can borrow the rest).
+    pub scripting: Option<lattice_script::Scripting>,
+    /// Woken whenever a script ends (connections waiting at the busy gate).
+    pub script_done: Arc<Notify>,
 }
 
 impl Core {
     /// An idle core around `engine`.
     pub fn new(engine: Engine, pubsub: Arc<crate::pubsub::PubSub>) -> Core {
+        let scripting = match lattice_script::Scripting::new() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "scripting is unavailable");
+                None
+            }
+        };
         Core {
             engine,
             blocked: Blocked::default(),
             watches: Watches::default(),
             pubsub,
+            scripting,
+            script_done: Arc::new(Notify::new()),
         }
     }
 
@@ -159,7 +173,7 @@ impl Core {
 
     /// Serves blocked clients on keys that became ready, cascading
     /// (a served BLMOVE may make another key ready).
-    fn after_effects(&mut self, effects: Vec<Effect>, now_ms: u64) {
+    pub(crate) fn after_effects(&mut self, effects: Vec<Effect>, now_ms: u64) {
         if self.blocked.is_empty() {
             return;
         }
@@ -352,6 +366,13 @@ pub struct Shared {
     pub isolation: tokio::sync::RwLock<()>,
     /// How SHUTDOWN asked to stop: 0 default, 1 SAVE, 2 NOSAVE.
     pub shutdown_save: std::sync::atomic::AtomicU8,
+    /// The running script's state (busy gate, SCRIPT KILL), readable
+    /// without the engine lock the script holds.
+    pub scripts: Arc<lattice_script::ScriptControl>,
+    /// Woken whenever a script ends.
+    pub script_done: Arc<Notify>,
+    /// Log entries whose script SHUTDOWN NOSAVE cut short (not run again).
+    pub aborted_scripts: Mutex<std::collections::HashSet<u64>>,
 }
 
 impl Shared {
@@ -367,8 +388,18 @@ impl Shared {
         let (shutdown, _) = watch::channel(false);
         let observe = crate::observe::Observe::new(&config.observe);
         let pubsub = Arc::new(crate::pubsub::PubSub::new(&config));
+        let core = Core::new(engine, pubsub.clone());
+        let scripts = core
+            .scripting
+            .as_ref()
+            .map(|s| s.control())
+            .unwrap_or_default();
+        scripts.set_threshold_ms(config.busy_reply_threshold_ms);
+        // Until recovery ends, no client can kill a script the log replays.
+        scripts.set_auto_kill(true);
+        let script_done = core.script_done.clone();
         Arc::new(Self {
-            core: Mutex::new(Core::new(engine, pubsub.clone())),
+            core: Mutex::new(core),
             config: RwLock::new(config),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -388,6 +419,9 @@ impl Shared {
             write_path: std::sync::OnceLock::new(),
             isolation: tokio::sync::RwLock::new(()),
             shutdown_save: std::sync::atomic::AtomicU8::new(0),
+            scripts,
+            script_done,
+            aborted_scripts: Mutex::new(Default::default()),
         })
     }
 
@@ -429,10 +463,24 @@ impl Shared {
 
     /// Locks the engine. A panic while holding the lock is a bug; the data is
     /// still consistent at command granularity, so later calls proceed.
+    ///
+    /// While a script runs it holds the lock for as long as it runs, so a
+    /// caller that has to wait gives its runtime thread away first
+    /// (`block_in_place`): connections keep being served and can reach the
+    /// busy gate and SCRIPT KILL.
     pub fn core(&self) -> MutexGuard<'_, Core> {
-        self.core
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        if let Ok(g) = self.core.try_lock() {
+            return g;
+        }
+        let lock = || {
+            self.core
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if self.scripts.running_for().is_some() {
+            return crate::scripting::blocking(lock);
+        }
+        lock()
     }
 
     /// A copy of the configuration.

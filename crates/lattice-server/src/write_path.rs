@@ -275,6 +275,11 @@ impl WritePath {
 pub async fn open(shared: &Arc<Shared>, addr: Option<std::net::SocketAddr>) -> std::io::Result<()> {
     let cfg = shared.config();
     let started = std::time::Instant::now();
+    *shared
+        .aborted_scripts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        crate::scripting::load_aborted(&cfg.dir);
     let app = Arc::new(ServerApply::new(shared));
     let mut faults = None;
     let mut backends = None;
@@ -335,6 +340,8 @@ pub async fn open(shared: &Arc<Shared>, addr: Option<std::net::SocketAddr>) -> s
         .propose(Command::ResetSessions)
         .await
         .map_err(|e| std::io::Error::other(format!("cannot start the write path: {e}")))?;
+    // Replay is over: from now on only SCRIPT KILL stops a busy script.
+    shared.scripts.set_auto_kill(false);
     tracing::info!(
         keys,
         snapshot = loaded_snapshot,
@@ -543,6 +550,24 @@ impl Core {
                 self.watches = Watches::default();
                 Outcome::Reply(Reply::Ok)
             }
+            Command::Script {
+                client: _,
+                db,
+                argv,
+                time_ms,
+                seed,
+                resp3,
+            } => {
+                let ctx = lattice_script::RunCtx {
+                    db,
+                    time_ms,
+                    seed,
+                    resp3,
+                    read_only: false,
+                };
+                Outcome::Reply(self.run_script(&argv, ctx))
+            }
+            Command::Function { argv } => Outcome::Reply(self.run_function(&argv)),
             Command::Populate {
                 db,
                 count,
@@ -579,8 +604,10 @@ impl ServerApply {
     }
 }
 
-/// Session section magic.
-const SESSIONS_MAGIC: &[u8; 8] = b"LATSESS1";
+/// Session section magic (version 2 adds the function libraries).
+const SESSIONS_MAGIC: &[u8; 8] = b"LATSESS2";
+/// The version-1 section, without libraries (still read).
+const SESSIONS_MAGIC_V1: &[u8; 8] = b"LATSESS1";
 
 /// The server's part of a snapshot: session state, then the dataset.
 struct ServerSnapshot {
@@ -619,6 +646,11 @@ fn encode_sessions(core: &Core) -> Vec<u8> {
             put_bytes(&mut body, key);
             body.put_u8(u8::from(*expired));
         }
+    }
+    let libs = core.function_codes();
+    body.put_u32_le(libs.len() as u32);
+    for code in &libs {
+        put_bytes(&mut body, code);
     }
     let mut out = Vec::with_capacity(body.len() + 20);
     out.put_slice(SESSIONS_MAGIC);
@@ -675,15 +707,18 @@ impl Cursor<'_> {
 type Sessions = (
     Vec<(u64, usize, Vec<Bytes>, Vec<Bytes>)>,
     Vec<(u64, bool, Vec<(usize, Bytes, bool)>)>,
+    Vec<Bytes>,
 );
 
 fn decode_sessions(r: &mut dyn Read) -> Result<Sessions, String> {
     let mut head = [0u8; 20];
     r.read_exact(&mut head)
         .map_err(|e| format!("session state: {e}"))?;
-    if head.get(..8) != Some(&SESSIONS_MAGIC[..]) {
-        return Err("session state: bad magic".into());
-    }
+    let v2 = match head.get(..8) {
+        Some(m) if m == &SESSIONS_MAGIC[..] => true,
+        Some(m) if m == &SESSIONS_MAGIC_V1[..] => false,
+        _ => return Err("session state: bad magic".into()),
+    };
     let mut c = Cursor { b: &head[8..] };
     let len = c.u64()?;
     let crc = c.u32()?;
@@ -727,10 +762,11 @@ fn decode_sessions(r: &mut dyn Read) -> Result<Sessions, String> {
         }
         watches.push((client, dirty, keys));
     }
+    let libs = if v2 { c.list()? } else { Vec::new() };
     if !c.b.is_empty() {
         return Err("session state: trailing bytes".into());
     }
-    Ok((waiters, watches))
+    Ok((waiters, watches, libs))
 }
 
 /// Decodes a snapshot body (session state, then the dataset) into a
@@ -743,13 +779,37 @@ pub fn verify_snapshot_body(body: &[u8]) -> Result<u64, String> {
 }
 
 impl Apply for ServerApply {
-    fn apply(&self, _index: u64, commands: Vec<Command>) -> Vec<Outcome> {
+    fn apply(&self, index: u64, commands: Vec<Command>) -> Vec<Outcome> {
         let Some(shared) = self.shared.upgrade() else {
             return commands
                 .iter()
                 .map(|_| Outcome::Reply(Reply::Error(CmdError::err("the server is stopping"))))
                 .collect();
         };
+        // A script may hold this thread for long: let the runtime move the
+        // other tasks off it.
+        if commands.iter().any(|c| matches!(c, Command::Script { .. })) {
+            let aborted = shared
+                .aborted_scripts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&index);
+            shared.scripts.set_entry(index);
+            let out = crate::scripting::blocking(|| {
+                let mut core = shared.core();
+                commands
+                    .into_iter()
+                    .map(|c| match c {
+                        Command::Script { .. } if aborted => Outcome::Reply(Reply::Error(
+                            CmdError::err("the script was stopped by SHUTDOWN NOSAVE"),
+                        )),
+                        c => core.run(c),
+                    })
+                    .collect()
+            });
+            shared.scripts.set_entry(0);
+            return out;
+        }
         let mut core = shared.core();
         commands.into_iter().map(|c| core.run(c)).collect()
     }
@@ -778,8 +838,10 @@ impl Apply for ServerApply {
         let Some(shared) = self.shared.upgrade() else {
             return Err("the server is stopping".into());
         };
-        let (waiters, watches) = decode_sessions(data)?;
+        let (waiters, watches, libs) = decode_sessions(data)?;
         let mut core = shared.core();
+        core.restore_functions(&libs)
+            .map_err(|e| format!("function libraries: {}", e.wire_text()))?;
         core.engine.load_snapshot(data).map_err(|e| e.to_string())?;
         let mut blocked = Blocked::default();
         for (client, db, args, keys) in waiters {
@@ -823,7 +885,7 @@ mod tests {
         core.watches
             .watch(9, 2, &[b("w1"), b("w2")], &core.engine, 5);
         let bytes = encode_sessions(&core);
-        let (waiters, watches) = decode_sessions(&mut &bytes[..]).unwrap();
+        let (waiters, watches, _libs) = decode_sessions(&mut &bytes[..]).unwrap();
         assert_eq!(waiters, core.blocked.export());
         assert_eq!(watches, core.watches.export());
         for i in 0..bytes.len() {

@@ -102,8 +102,52 @@ const PUBSUB_SUBS: &[CommandSpec] = &[
     s("help", 2, LOADING | STALE, P),
 ];
 
+const L: Group = Group::Scripting;
+
+/// EVAL/FCALL-style keys: `name script numkeys key…`.
+fn script_keys(args: &[bytes::Bytes]) -> Vec<usize> {
+    let n = args
+        .get(2)
+        .and_then(|n| crate::number::parse_i64(n))
+        .unwrap_or(0);
+    if n <= 0 || (n as u64) > args.len().saturating_sub(3) as u64 {
+        return Vec::new();
+    }
+    (3..3 + n as usize).collect()
+}
+
+const SCRIPT_SUBS: &[CommandSpec] = &[
+    s("load", 3, NOSCRIPT | STALE, L),
+    s("exists", -3, NOSCRIPT | STALE, L),
+    s("flush", -2, NOSCRIPT, L),
+    s("kill", 2, NOSCRIPT, L),
+    s("debug", 3, NOSCRIPT, L),
+    s("help", 2, LOADING | STALE, L),
+];
+
+const FUNCTION_SUBS: &[CommandSpec] = &[
+    s("load", -3, WRITE | DENYOOM | NOSCRIPT, L),
+    s("delete", 3, WRITE | NOSCRIPT, L),
+    s("flush", -2, WRITE | NOSCRIPT, L),
+    s("restore", -3, WRITE | DENYOOM | NOSCRIPT, L),
+    s("dump", 2, NOSCRIPT, L),
+    s("list", -2, NOSCRIPT, L),
+    s("stats", 2, NOSCRIPT, L),
+    s("kill", 2, NOSCRIPT, L),
+    s("help", 2, LOADING | STALE, L),
+];
+
 /// Server-layer command specs.
 pub(crate) const SPECS: &[CommandSpec] = &[
+    // Scripting: the server runs scripts (lattice-script) through the log.
+    s("eval", -3, NOSCRIPT | STALE, L).with_getkeys(script_keys),
+    s("evalsha", -3, NOSCRIPT | STALE, L).with_getkeys(script_keys),
+    s("eval_ro", -3, NOSCRIPT | STALE | READONLY, L).with_getkeys(script_keys),
+    s("evalsha_ro", -3, NOSCRIPT | STALE | READONLY, L).with_getkeys(script_keys),
+    s("fcall", -3, NOSCRIPT | STALE, L).with_getkeys(script_keys),
+    s("fcall_ro", -3, NOSCRIPT | STALE | READONLY, L).with_getkeys(script_keys),
+    s("script", -2, 0, L).with_subcommands(SCRIPT_SUBS),
+    s("function", -2, 0, L).with_subcommands(FUNCTION_SUBS),
     s("ping", -1, FAST | STALE, C),
     s("echo", 2, FAST, C),
     s("quit", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST, C),

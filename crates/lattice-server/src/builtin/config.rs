@@ -57,6 +57,9 @@ fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
         }
     }
     conn.shared.pubsub.configure(&cfg);
+    conn.shared
+        .scripts
+        .set_threshold_ms(cfg.busy_reply_threshold_ms);
     conn.shared.with_config_mut(|c| *c = cfg);
     conn.shared.config_epoch.fetch_add(1, Ordering::SeqCst);
     conn.shared.core().engine.set_config(engine_cfg);

@@ -186,6 +186,9 @@ pub(super) fn shutdown(conn: &mut Conn, args: &[Bytes], out: &mut BytesMut) -> C
         }
     }
     tracing::warn!(client = conn.handle.id, "User requested shutdown...");
+    if mode == 2 {
+        crate::scripting::record_abort(&conn.shared);
+    }
     conn.shared.shutdown_save.store(mode, Ordering::SeqCst);
     conn.shared.shutdown_requested.store(true, Ordering::SeqCst);
     let _ = conn.shared.shutdown.send(true);

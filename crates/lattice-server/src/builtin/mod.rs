@@ -65,6 +65,11 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         (None, name @ ("bgsave" | "bgrewriteaof")) => persistence::bgsave(conn, name, args).await,
         (None, "lastsave") => persistence::lastsave(conn),
         (None, "command") => command::command_all(),
+        (None, name @ ("eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro")) => {
+            crate::scripting::eval_command(conn, name, args).await
+        }
+        (Some("script"), sub) => crate::scripting::script_command(conn, sub, args),
+        (Some("function"), sub) => crate::scripting::function_command(conn, sub, args).await,
         (Some("command"), sub) => command::run(sub, args),
         (Some("client"), sub) => client::run(conn, sub, args).await,
         (Some("config"), sub) => config::run(conn, sub, args),
