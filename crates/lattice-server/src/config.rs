@@ -506,8 +506,15 @@ impl ServerConfig {
                 self.io_threads = usize_of(v)?;
             }
             "notify-keyspace-events" => {
-                self.notify_keyspace_events = crate::pubsub::parse_notify_flags(one()?)
-                    .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?
+                use crate::pubsub::notify;
+                let flags = crate::pubsub::parse_notify_flags(one()?)
+                    .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?;
+                self.notify_keyspace_events = flags;
+                // The engine emits the frequent `new`/`keymiss` events only
+                // when they would be published.
+                let published = flags & (notify::KEYSPACE | notify::KEYEVENT) != 0;
+                self.engine.notify_new = published && flags & notify::NEW != 0;
+                self.engine.notify_keymiss = published && flags & notify::KEY_MISS != 0;
             }
             "enable-debug-command" => {
                 self.enable_debug_command = match one()?.to_ascii_lowercase().as_str() {

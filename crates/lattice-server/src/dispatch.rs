@@ -240,11 +240,13 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             Err(e) => reply(conn, out, Reply::Error(e)),
         }
     } else {
-        let r = shared
-            .core()
-            .engine
-            .read(spec, conn.db, &args, now, seed)
-            .reply;
+        let r = {
+            let mut core = shared.core();
+            let done = core.engine.read(spec, conn.db, &args, now, seed);
+            // Reads notify too (`keymiss`).
+            core.pubsub.notify_effects(&done.effects);
+            done.reply
+        };
         reply(conn, out, r)
     }
 }

@@ -145,6 +145,7 @@ fn class_bit(class: EventClass) -> u32 {
         EventClass::Expired => notify::EXPIRED,
         EventClass::Evicted => notify::EVICTED,
         EventClass::New => notify::NEW,
+        EventClass::KeyMiss => notify::KEY_MISS,
     }
 }
 

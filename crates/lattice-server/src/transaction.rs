@@ -344,7 +344,11 @@ pub async fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
             Some(
                 cmds.iter()
                     .map(|(db, args)| match lattice_engine::cmd::resolve(args) {
-                        Ok(r) => core.engine.read(r.spec, *db, args, now, seed).reply,
+                        Ok(r) => {
+                            let done = core.engine.read(r.spec, *db, args, now, seed);
+                            core.pubsub.notify_effects(&done.effects);
+                            done.reply
+                        }
                         Err(e) => Reply::Error(e),
                     })
                     .collect(),

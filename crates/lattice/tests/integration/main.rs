@@ -15,6 +15,7 @@ mod t60_config;
 mod t70_observability;
 mod t80_transactions;
 mod t90_pubsub;
+mod t91_keyspace_classes;
 mod t95_redis_py;
 mod t96_persistence;
 
