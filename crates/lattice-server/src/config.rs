@@ -108,6 +108,9 @@ pub struct ServerConfig {
     pub io_threads: usize,
     /// `notify-keyspace-events` flag bits (`crate::pubsub::notify`).
     pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: keys client-side caching remembers at
+    /// most (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// `enable-debug-command`
     pub enable_debug_command: DebugPolicy,
     /// `lazyfree-lazy-user-del` etc. are accepted for compatibility.
@@ -156,6 +159,7 @@ impl Default for ServerConfig {
             hz: 10,
             io_threads: 1,
             notify_keyspace_events: 0,
+            tracking_table_max_keys: crate::tracking::DEFAULT_MAX_KEYS,
             enable_debug_command: DebugPolicy::Local,
             compat: Vec::new(),
             engine: EngineConfig::default(),
@@ -253,6 +257,7 @@ const DIRECTIVES: &[Directive] = &[
     d("hz", Kind::Int, true),
     d("io-threads", Kind::Int, false),
     d("notify-keyspace-events", Kind::Special, true),
+    d("tracking-table-max-keys", Kind::Int, true),
     d("enable-debug-command", Kind::Special, false),
     d("lfu-log-factor", Kind::Int, true),
     d("lfu-decay-time", Kind::Int, true),
@@ -516,6 +521,7 @@ impl ServerConfig {
                 self.engine.notify_new = published && flags & notify::NEW != 0;
                 self.engine.notify_keymiss = published && flags & notify::KEY_MISS != 0;
             }
+            "tracking-table-max-keys" => self.tracking_table_max_keys = int()?,
             "enable-debug-command" => {
                 self.enable_debug_command = match one()?.to_ascii_lowercase().as_str() {
                     "yes" => DebugPolicy::Yes,
@@ -620,6 +626,7 @@ impl ServerConfig {
             "notify-keyspace-events" => {
                 crate::pubsub::notify_flags_string(self.notify_keyspace_events)
             }
+            "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
             "enable-debug-command" => match self.enable_debug_command {
                 DebugPolicy::No => "no".into(),
                 DebugPolicy::Yes => "yes".into(),

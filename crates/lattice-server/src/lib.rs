@@ -17,6 +17,7 @@ pub mod observe;
 pub mod pubsub;
 mod reply_codec;
 pub mod shared;
+pub mod tracking;
 mod transaction;
 pub mod write_path;
 

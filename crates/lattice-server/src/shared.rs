@@ -132,6 +132,11 @@ pub struct Core {
     pub watches: Watches,
     /// Pub/sub registry: applied writes publish keyspace notifications.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Client-side caching: applied writes invalidate tracked keys.
+    pub tracking: Arc<crate::tracking::Tracking>,
+    /// The client whose write is being applied (`Core::apply_as`), for
+    /// tracking's NOLOOP.
+    pub current_client: u64,
 }
 
 impl Core {
@@ -141,7 +146,9 @@ impl Core {
             engine,
             blocked: Blocked::default(),
             watches: Watches::default(),
+            tracking: Arc::new(crate::tracking::Tracking::new(pubsub.clone())),
             pubsub,
+            current_client: lattice_raft::INTERNAL_CLIENT,
         }
     }
 
@@ -151,6 +158,8 @@ impl Core {
         let existed = self.watches.before_apply(op, &self.engine);
         let out = self.engine.apply(op, allow_block);
         self.pubsub.notify_effects(&out.effects);
+        self.tracking
+            .after_apply(op, &out.effects, self.current_client);
         self.watches
             .after_apply(&out.effects, existed.as_ref(), &self.engine, op_time(op));
         self.after_effects(out.effects, op_time(op));
@@ -195,6 +204,7 @@ impl Core {
                     continue;
                 }
                 self.pubsub.notify_effects(&out.effects);
+                self.tracking.after_apply(&op, &out.effects, client);
                 self.watches
                     .after_apply(&out.effects, None, &self.engine, now_ms);
                 ready.extend(out.effects.into_iter().filter_map(|e| match e {
@@ -343,6 +353,8 @@ pub struct Shared {
     pub observe: crate::observe::Observe,
     /// Pub/sub registry and keyspace-notification settings.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Client-side caching registry (the one `Core` invalidates through).
+    pub tracking: Arc<crate::tracking::Tracking>,
     /// The log and its proposer, once the node has opened (recovery done).
     write_path: std::sync::OnceLock<crate::write_path::WritePath>,
     /// Isolation of transactions that mix server-layer commands: every
@@ -367,8 +379,11 @@ impl Shared {
         let (shutdown, _) = watch::channel(false);
         let observe = crate::observe::Observe::new(&config.observe);
         let pubsub = Arc::new(crate::pubsub::PubSub::new(&config));
+        let core = Core::new(engine, pubsub.clone());
+        let tracking = core.tracking.clone();
+        tracking.configure(&config);
         Arc::new(Self {
-            core: Mutex::new(Core::new(engine, pubsub.clone())),
+            core: Mutex::new(core),
             config: RwLock::new(config),
             clients: Mutex::new(BTreeMap::new()),
             next_client_id: AtomicU64::new(1),
@@ -385,6 +400,7 @@ impl Shared {
             maxmemory: AtomicU64::new(config_maxmemory),
             observe,
             pubsub,
+            tracking,
             write_path: std::sync::OnceLock::new(),
             isolation: tokio::sync::RwLock::new(()),
             shutdown_save: std::sync::atomic::AtomicU8::new(0),

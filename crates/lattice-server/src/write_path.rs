@@ -508,7 +508,7 @@ impl Core {
                     }
                 }
                 let may_block = client != INTERNAL_CLIENT && matches!(op, WriteOp::Command { .. });
-                match self.apply(&op, may_block) {
+                match self.apply_as(client, &op, may_block) {
                     Reply::WouldBlock { keys, timeout_ms } => {
                         let WriteOp::Command { db, args, .. } = op else {
                             return Outcome::Reply(Reply::Error(CmdError::err(
