@@ -18,6 +18,7 @@ mod t90_pubsub;
 mod t91_keyspace_classes;
 mod t95_redis_py;
 mod t96_persistence;
+mod t97_tracking;
 
 use lattice_testkit::TestServer;
 
