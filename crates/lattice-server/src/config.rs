@@ -521,7 +521,14 @@ impl ServerConfig {
                 self.engine.notify_new = published && flags & notify::NEW != 0;
                 self.engine.notify_keymiss = published && flags & notify::KEY_MISS != 0;
             }
-            "tracking-table-max-keys" => self.tracking_table_max_keys = int()?,
+            "tracking-table-max-keys" => {
+                let v = one()?
+                    .parse::<i64>()
+                    .map_err(|_| invalid("argument couldn't be parsed into an integer"))?;
+                self.tracking_table_max_keys = u64::try_from(v).map_err(|_| {
+                    invalid("argument must be between 0 and 9223372036854775807 inclusive")
+                })?;
+            }
             "enable-debug-command" => {
                 self.enable_debug_command = match one()?.to_ascii_lowercase().as_str() {
                     "yes" => DebugPolicy::Yes,

@@ -414,6 +414,35 @@ fn introspection_replies_and_counts() {
 }
 
 #[test]
+fn the_table_is_bounded_by_tracking_table_max_keys() {
+    let s = start(&[]);
+    let mut t = tracker(&s, &[]);
+    let mut con = connect(&s);
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tracking-table-max-keys")
+        .arg("2")
+        .exec(&mut con)
+        .unwrap();
+    t.cmd(&["GET", "a"]);
+    t.cmd(&["GET", "b"]);
+    no_push(&mut t);
+    // A third key: one is forgotten, and its client told so.
+    assert_eq!(t.cmd(&["GET", "c"]), Frame::Null);
+    let Frame::Push(p) = next(&mut t) else {
+        panic!("no invalidation for the forgotten key")
+    };
+    let forgotten = match p.as_slice() {
+        [kind, Frame::Array(keys)] if *kind == bulk("invalidate") && keys.len() == 1 => {
+            text(&keys[0])
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(["a", "b", "c"].contains(&forgotten.as_str()));
+    assert_eq!(info_field(&mut con, "stats", "tracking_total_keys"), 2);
+}
+
+#[test]
 fn option_errors_as_redis() {
     let s = start(&[]);
     let mut c = s.raw();
