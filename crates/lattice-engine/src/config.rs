@@ -93,6 +93,13 @@ pub struct EngineConfig {
     pub list_max_listpack_size: i64,
     /// `active-expire-enabled` (`DEBUG SET-ACTIVE-EXPIRE`)
     pub active_expire_enabled: bool,
+    /// Emit `new` notifications (class `n`) when a key is added. Off unless
+    /// `notify-keyspace-events` asks for them: they would cost a key copy
+    /// on every key creation for nobody.
+    pub notify_new: bool,
+    /// Emit `keymiss` notifications (class `m`) when a read finds no key;
+    /// off unless asked for, as `notify_new`.
+    pub notify_keymiss: bool,
 }
 
 impl Default for EngineConfig {
@@ -113,6 +120,8 @@ impl Default for EngineConfig {
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             active_expire_enabled: true,
+            notify_new: false,
+            notify_keymiss: false,
         }
     }
 }

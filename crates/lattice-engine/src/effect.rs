@@ -25,6 +25,8 @@ pub enum EventClass {
     Evicted,
     /// `n`: new key events
     New,
+    /// `m`: key-miss events (a read found no key)
+    KeyMiss,
 }
 
 impl EventClass {
@@ -40,6 +42,7 @@ impl EventClass {
             EventClass::Expired => 'x',
             EventClass::Evicted => 'e',
             EventClass::New => 'n',
+            EventClass::KeyMiss => 'm',
         }
     }
 }

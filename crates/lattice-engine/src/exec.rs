@@ -38,6 +38,26 @@ pub struct Exec<'a> {
     pub writing: bool,
 }
 
+/// Counts a read that found no key and notifies `keymiss` (fields apart,
+/// so callers may hold a borrow of the databases).
+fn missed(
+    stats: &mut Stats,
+    config: &EngineConfig,
+    effects: &mut Vec<Effect>,
+    db: usize,
+    key: &[u8],
+) {
+    stats.keyspace_misses += 1;
+    if config.notify_keymiss {
+        effects.push(Effect::Notify {
+            class: EventClass::KeyMiss,
+            event: "keymiss",
+            db,
+            key: Bytes::copy_from_slice(key),
+        });
+    }
+}
+
 macro_rules! typed_access {
     ($read:ident, $write:ident, $create:ident, $variant:ident, $ty:ty) => {
         /// Reads the key as this type: `Ok(None)` if absent, `WrongType` if
@@ -72,6 +92,7 @@ macro_rules! typed_access {
                 let access = access::initial_access(self.now_ms, self.config);
                 self.db_mut()
                     .insert(key, Value::$variant(Box::default()), 0, access);
+                self.key_added(key);
             }
             match self.db_mut().get_mut(key) {
                 Some(Entry {
@@ -124,11 +145,12 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// Looks a key up for reading: counts a hit or miss, hides expired keys,
-    /// updates LRU/LFU.
+    /// Looks a key up for reading: counts a hit or miss (a miss notifies
+    /// `keymiss`, as Redis's `lookupKeyRead`), hides expired keys, updates
+    /// LRU/LFU.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.expire_if_needed(key) {
-            self.stats.keyspace_misses += 1;
+            missed(self.stats, self.config, &mut self.effects, self.db, key);
             return None;
         }
         let now = self.now_ms;
@@ -143,9 +165,17 @@ impl<'a> Exec<'a> {
                 Some(e)
             }
             None => {
-                self.stats.keyspace_misses += 1;
+                missed(self.stats, self.config, &mut self.effects, i, key);
                 None
             }
+        }
+    }
+
+    /// Notifies `new` for a key just added to the selected database (Redis's
+    /// `dbAdd`), before the command's own event.
+    pub fn key_added(&mut self, key: &[u8]) {
+        if self.config.notify_new {
+            self.notify(EventClass::New, "new", key);
         }
     }
 
@@ -209,7 +239,9 @@ impl<'a> Exec<'a> {
             self.expire_if_needed(key);
             0
         };
-        self.db_mut().insert(key, value, old_ttl, access);
+        if self.db_mut().insert(key, value, old_ttl, access) {
+            self.key_added(key);
+        }
         self.modified(key);
     }
 
@@ -278,5 +310,84 @@ impl<'a> Exec<'a> {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_replies::{argv, events};
+    use crate::{Engine, EngineConfig, Outcome};
+
+    fn engine(notify: bool) -> Engine {
+        Engine::new(EngineConfig {
+            notify_new: notify,
+            notify_keymiss: notify,
+            ..Default::default()
+        })
+    }
+
+    fn call(e: &mut Engine, now: u64, parts: &[&str]) -> Outcome {
+        e.call(0, argv(parts), now, 1, false)
+    }
+
+    #[test]
+    fn new_comes_first_and_only_for_keys_that_were_absent() {
+        let mut e = engine(true);
+        assert_eq!(events(&call(&mut e, 1, &["SET", "k", "v"])), ["new", "set"]);
+        assert_eq!(events(&call(&mut e, 1, &["SET", "k", "w"])), ["set"]);
+        assert_eq!(
+            events(&call(&mut e, 1, &["LPUSH", "l", "a"])),
+            ["new", "lpush"]
+        );
+        assert_eq!(events(&call(&mut e, 1, &["RPUSH", "l", "b"])), ["rpush"]);
+        assert_eq!(
+            events(&call(&mut e, 1, &["RENAME", "l", "m"])),
+            ["new", "rename_from", "rename_to"]
+        );
+        assert_eq!(
+            events(&call(&mut e, 1, &["COPY", "k", "c"])),
+            ["new", "copy_to"]
+        );
+        assert_eq!(
+            events(&call(&mut e, 1, &["MOVE", "c", "1"])),
+            ["new", "move_from", "move_to"]
+        );
+        // An expired key is deleted, then added again.
+        call(&mut e, 1000, &["PSETEX", "t", "10", "v"]);
+        assert_eq!(
+            events(&call(&mut e, 2000, &["SET", "t", "v"])),
+            ["expired", "new", "set"]
+        );
+        // Off unless the server asks for it.
+        let mut quiet = engine(false);
+        assert_eq!(events(&call(&mut quiet, 1, &["SET", "k", "v"])), ["set"]);
+    }
+
+    #[test]
+    fn keymiss_for_each_key_a_read_does_not_find() {
+        let mut e = engine(true);
+        call(&mut e, 1, &["SET", "k", "v"]);
+        assert_eq!(events(&call(&mut e, 1, &["GET", "nope"])), ["keymiss"]);
+        assert!(events(&call(&mut e, 1, &["GET", "k"])).is_empty());
+        let out = call(&mut e, 1, &["MGET", "a", "k", "b"]);
+        let missed: Vec<_> = out
+            .effects
+            .iter()
+            .filter_map(|f| match f {
+                crate::Effect::Notify { event, key, .. } => Some((*event, key.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(missed, [("keymiss", "a".into()), ("keymiss", "b".into())]);
+        // A key hidden by its TTL is a miss too.
+        call(&mut e, 1000, &["PSETEX", "t", "10", "v"]);
+        assert_eq!(
+            events(&e.call(0, argv(&["GET", "t"]), 2000, 1, false)),
+            ["keymiss"]
+        );
+        // Writes look keys up for writing: no keymiss.
+        assert_eq!(events(&call(&mut e, 1, &["INCR", "n"])), ["new", "incrby"]);
+        let mut quiet = engine(false);
+        assert!(events(&call(&mut quiet, 1, &["GET", "nope"])).is_empty());
     }
 }

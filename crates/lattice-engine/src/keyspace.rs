@@ -98,7 +98,8 @@ impl KeyTable {
         self.slots.get_mut(i).map(|(_, e)| e)
     }
 
-    fn insert(&mut self, key: Key, entry: Entry) {
+    /// Inserts or replaces; true if the key is new.
+    fn insert(&mut self, key: Key, entry: Entry) -> bool {
         // One hash for both the lookup and, for a new key, the insert.
         let h = self.hash(&key);
         let slots = &self.slots;
@@ -110,7 +111,7 @@ impl KeyTable {
             .map(|&i| i as usize);
         if let Some((_, e)) = found.and_then(|i| self.slots.get_mut(i)) {
             *e = entry;
-            return;
+            return false;
         }
         let pos = self.slots.len() as u32;
         self.push_slot((key, entry));
@@ -120,6 +121,7 @@ impl KeyTable {
                 .get(i as usize)
                 .map_or(0, |(k, _)| hasher.hash_one(k.as_slice()))
         });
+        true
     }
 
     /// Inserts `key` if absent; false, changing nothing, if present.
@@ -246,8 +248,9 @@ impl Db {
         self.volatile.get_index(i)
     }
 
-    /// Inserts or replaces `key`, keeping the given TTL (0 = none) and access.
-    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, access: u32) {
+    /// Inserts or replaces `key`, keeping the given TTL (0 = none) and access;
+    /// true if the key was not there before.
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, access: u32) -> bool {
         let k = Key::from_slice(key);
         if expire_at != 0 {
             self.volatile.insert(k.clone());
@@ -261,7 +264,7 @@ impl Db {
                 expire_at,
                 access,
             },
-        );
+        )
     }
 
     /// Inserts `key` unless it exists (snapshot loading, one lookup); false,

@@ -111,6 +111,9 @@ pub struct ServerConfig {
     pub io_threads: usize,
     /// `notify-keyspace-events` flag bits (`crate::pubsub::notify`).
     pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: keys client-side caching remembers at
+    /// most (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// `enable-debug-command`
     pub enable_debug_command: DebugPolicy,
     /// `lazyfree-lazy-user-del` etc. are accepted for compatibility.
@@ -160,6 +163,7 @@ impl Default for ServerConfig {
             hz: 10,
             io_threads: 1,
             notify_keyspace_events: 0,
+            tracking_table_max_keys: crate::tracking::DEFAULT_MAX_KEYS,
             enable_debug_command: DebugPolicy::Local,
             compat: Vec::new(),
             engine: EngineConfig::default(),
@@ -259,6 +263,7 @@ const DIRECTIVES: &[Directive] = &[
     d("lua-time-limit", Kind::Int, true),
     d("io-threads", Kind::Int, false),
     d("notify-keyspace-events", Kind::Special, true),
+    d("tracking-table-max-keys", Kind::Int, true),
     d("enable-debug-command", Kind::Special, false),
     d("lfu-log-factor", Kind::Int, true),
     d("lfu-decay-time", Kind::Int, true),
@@ -515,8 +520,23 @@ impl ServerConfig {
                 self.io_threads = usize_of(v)?;
             }
             "notify-keyspace-events" => {
-                self.notify_keyspace_events = crate::pubsub::parse_notify_flags(one()?)
-                    .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?
+                use crate::pubsub::notify;
+                let flags = crate::pubsub::parse_notify_flags(one()?)
+                    .ok_or_else(|| invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."))?;
+                self.notify_keyspace_events = flags;
+                // The engine emits the frequent `new`/`keymiss` events only
+                // when they would be published.
+                let published = flags & (notify::KEYSPACE | notify::KEYEVENT) != 0;
+                self.engine.notify_new = published && flags & notify::NEW != 0;
+                self.engine.notify_keymiss = published && flags & notify::KEY_MISS != 0;
+            }
+            "tracking-table-max-keys" => {
+                let v = one()?
+                    .parse::<i64>()
+                    .map_err(|_| invalid("argument couldn't be parsed into an integer"))?;
+                self.tracking_table_max_keys = u64::try_from(v).map_err(|_| {
+                    invalid("argument must be between 0 and 9223372036854775807 inclusive")
+                })?;
             }
             "enable-debug-command" => {
                 self.enable_debug_command = match one()?.to_ascii_lowercase().as_str() {
@@ -623,6 +643,7 @@ impl ServerConfig {
             "notify-keyspace-events" => {
                 crate::pubsub::notify_flags_string(self.notify_keyspace_events)
             }
+            "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
             "enable-debug-command" => match self.enable_debug_command {
                 DebugPolicy::No => "no".into(),
                 DebugPolicy::Yes => "yes".into(),

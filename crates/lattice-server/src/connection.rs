@@ -156,6 +156,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
     let (mut rd, mut wr) = stream.into_split();
     let authenticated = shared.config().requirepass.is_empty();
     let (subs, mut pushes) = crate::pubsub::client(shared.pubsub.clone(), handle.clone());
+    let tracking = crate::tracking::ClientTracking::new(shared.tracking.clone(), &subs);
     let mut conn = Conn {
         shared: shared.clone(),
         handle: handle.clone(),
@@ -165,6 +166,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
         is_local,
         tx: Default::default(),
         pubsub: subs,
+        tracking,
         defer: false,
         pending: Default::default(),
     };
@@ -201,8 +203,13 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHan
                     // Messages published before this command go out before
                     // its reply, as in Redis; never inside it.
                     pushes.drain(None, &mut out, conn.resp);
+                    let was_client = args
+                        .first()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(b"client"));
                     // Through `observe`, which times the command and records it.
-                    match crate::observe::dispatch(&mut conn, args, &mut out).await {
+                    let control = crate::observe::dispatch(&mut conn, args, &mut out).await;
+                    conn.tracking.after_command(was_client, conn.tx.in_multi());
+                    match control {
                         Control::Continue => {}
                         Control::Close => closing = true,
                         Control::Block(wait) => {

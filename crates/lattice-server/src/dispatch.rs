@@ -41,6 +41,8 @@ pub struct Conn {
     pub tx: crate::transaction::Tx,
     /// Pub/sub subscriptions.
     pub pubsub: crate::pubsub::ClientSubs,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::ClientTracking,
     /// Set by the connection for a write it may leave in flight (see
     /// [`deferrable`]): dispatch submits it and queues its reply slot.
     pub defer: bool,
@@ -70,12 +72,14 @@ pub const MAX_DEFERRED: usize = 1024;
 
 /// Whether `args` is a write the connection may submit and not wait for,
 /// so a pipelined burst becomes one log entry: a plain engine write (not
-/// blocking), outside MULTI and subscribed context, with nothing that
-/// could make dispatch answer before queueing it (auth, maxmemory).
+/// blocking), outside MULTI, subscribed context and tracking (pushes must
+/// follow the reply they are caused by), with nothing that could make
+/// dispatch answer before queueing it (auth, maxmemory).
 pub fn deferrable(conn: &Conn, args: &[Bytes]) -> bool {
     if !conn.authenticated
         || conn.tx.in_multi()
         || conn.pubsub.active()
+        || conn.tracking.on()
         || conn.shared.maxmemory() != 0
         || conn.shared.write_path().is_none()
     {
@@ -243,11 +247,7 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             Err(e) => reply(conn, out, Reply::Error(e)),
         }
     } else {
-        let r = shared
-            .core()
-            .engine
-            .read(spec, conn.db, &args, now, seed)
-            .reply;
+        let r = crate::tracking::read(conn, spec, &args, now, seed);
         reply(conn, out, r)
     }
 }

@@ -18,6 +18,7 @@ pub mod pubsub;
 mod reply_codec;
 pub mod scripting;
 pub mod shared;
+pub mod tracking;
 mod transaction;
 pub mod write_path;
 

@@ -3,7 +3,8 @@
 //! registry of channel, pattern and shard-channel subscribers ([`PubSub`],
 //! in `Shared` and in `Core`); keyspace notifications
 //! (`notify-keyspace-events`) published from applied writes' effects; and
-//! each connection's queue of outgoing pushes ([`PushQueue`]).
+//! each connection's queue of outgoing pushes ([`PushQueue`]), which also
+//! carries client-side caching invalidations (`crate::tracking`).
 //!
 //! **Delivery.** A publisher never writes to another client's socket and
 //! never waits for it: it appends the message to the subscriber's queue
@@ -145,6 +146,7 @@ fn class_bit(class: EventClass) -> u32 {
         EventClass::Expired => notify::EXPIRED,
         EventClass::Evicted => notify::EVICTED,
         EventClass::New => notify::NEW,
+        EventClass::KeyMiss => notify::KEY_MISS,
     }
 }
 
@@ -174,6 +176,19 @@ pub enum Push {
         /// Payload.
         message: Bytes,
     },
+    /// Client-side caching (`crate::tracking`): `invalidate` with the keys,
+    /// or null for every key. A RESP3 push; a RESP2 connection (a REDIRECT
+    /// target in subscribed context) gets it as a `message` on
+    /// `__redis__:invalidate`.
+    Invalidate {
+        /// The keys; `None` after a flush.
+        keys: Option<Arc<[Bytes]>>,
+    },
+    /// `tracking-redir-broken <id>`: the REDIRECT target has gone.
+    RedirBroken {
+        /// The client the invalidations were redirected to.
+        id: u64,
+    },
 }
 
 impl Push {
@@ -189,6 +204,12 @@ impl Push {
                 channel,
                 message,
             } => pattern.len() + channel.len() + message.len() + 52,
+            Push::Invalidate { keys } => {
+                keys.as_deref()
+                    .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum::<usize>())
+                    + 48
+            }
+            Push::RedirBroken { .. } => 56,
         }
     }
 
@@ -217,6 +238,30 @@ impl Push {
                 encode::bulk(buf, pattern);
                 encode::bulk(buf, channel);
                 encode::bulk(buf, message);
+            }
+            Push::Invalidate { keys } => {
+                if v == Version::Resp3 {
+                    encode::push_header(buf, 2, v);
+                    encode::bulk(buf, b"invalidate");
+                } else {
+                    encode::push_header(buf, 3, v);
+                    encode::bulk(buf, b"message");
+                    encode::bulk(buf, b"__redis__:invalidate");
+                }
+                match keys {
+                    Some(keys) => {
+                        encode::array_header(buf, keys.len());
+                        for k in keys.iter() {
+                            encode::bulk(buf, k);
+                        }
+                    }
+                    None => encode::null(buf, v),
+                }
+            }
+            Push::RedirBroken { id } => {
+                encode::push_header(buf, 2, v);
+                encode::bulk(buf, b"tracking-redir-broken");
+                encode::integer(buf, i64::try_from(*id).unwrap_or(i64::MAX));
             }
         }
     }
@@ -264,6 +309,19 @@ impl Subscriber {
         }
         self.pending.fetch_add(size, Ordering::Relaxed);
         let _ = self.tx.send(push);
+    }
+}
+
+impl Subscriber {
+    /// The connection this queue belongs to.
+    pub(crate) fn handle(&self) -> &Arc<ClientHandle> {
+        &self.handle
+    }
+
+    /// Queues `push` under `ps`'s output limit (the pubsub class).
+    pub(crate) fn send(&self, ps: &PubSub, push: Push) {
+        let (limits, now) = ps.limits();
+        self.deliver(push, &limits, now);
     }
 }
 
@@ -559,6 +617,11 @@ pub fn client(ps: Arc<PubSub>, handle: Arc<ClientHandle>) -> (ClientSubs, PushQu
 }
 
 impl ClientSubs {
+    /// The sending side of this connection's push queue.
+    pub(crate) fn subscriber(&self) -> Arc<Subscriber> {
+        self.sub.clone()
+    }
+
     /// Subscribed to anything (Redis's `CLIENT_PUBSUB` flag).
     pub fn active(&self) -> bool {
         self.channels.len() + self.patterns.len() + self.shard.len() > 0

@@ -28,6 +28,8 @@ use crate::shared::{unix_ms, Core, Shared};
 /// effects carried out as a plain write's are.
 struct CoreHost<'a> {
     core: &'a mut Core,
+    /// The client that ran the script (tracking's NOLOOP).
+    client: u64,
     time_ms: u64,
     seed: u64,
     calls: u64,
@@ -67,6 +69,7 @@ impl lattice_script::Host for CoreHost<'_> {
             let existed = core.watches.before_apply(&op, &core.engine);
             let out = core.engine.apply(&op, false);
             core.pubsub.notify_effects(&out.effects);
+            core.tracking.after_apply(&op, &out.effects, self.client);
             core.watches
                 .after_apply(&out.effects, existed.as_ref(), &core.engine, self.time_ms);
             self.ready.extend(
@@ -97,7 +100,7 @@ fn core_read_effects(core: &Core, effects: &[Effect]) {
 impl Core {
     /// Runs `EVAL body numkeys …` or `FCALL name numkeys …` (`argv[0]` is
     /// the command name) and carries out its effects.
-    pub fn run_script(&mut self, argv: &[Bytes], ctx: RunCtx) -> Reply {
+    pub fn run_script(&mut self, client: u64, argv: &[Bytes], ctx: RunCtx) -> Reply {
         let Some(mut scripting) = self.scripting.take() else {
             return Reply::Error(CmdError::err("scripting is unavailable on this node"));
         };
@@ -108,6 +111,7 @@ impl Core {
         let rest = argv.get(1..).unwrap_or_default();
         let mut host = CoreHost {
             core: self,
+            client,
             time_ms: ctx.time_ms,
             seed: ctx.seed,
             calls: 0,
@@ -282,7 +286,8 @@ pub async fn eval_command(conn: &mut Conn, name: &str, args: &[Bytes]) -> Result
             resp3,
             read_only: true,
         };
-        return Ok(blocking(|| shared.core().run_script(&argv, ctx)));
+        let client = conn.handle.id;
+        return Ok(blocking(|| shared.core().run_script(client, &argv, ctx)));
     }
     let cmd = Command::Script {
         client: conn.handle.id,

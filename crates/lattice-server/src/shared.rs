@@ -137,6 +137,11 @@ pub struct Core {
     pub scripting: Option<lattice_script::Scripting>,
     /// Woken whenever a script ends (connections waiting at the busy gate).
     pub script_done: Arc<Notify>,
+    /// Client-side caching: applied writes invalidate tracked keys.
+    pub tracking: Arc<crate::tracking::Tracking>,
+    /// The client whose write is being applied (`Core::apply_as`), for
+    /// tracking's NOLOOP.
+    pub current_client: u64,
 }
 
 impl Core {
@@ -153,9 +158,11 @@ impl Core {
             engine,
             blocked: Blocked::default(),
             watches: Watches::default(),
+            tracking: Arc::new(crate::tracking::Tracking::new(pubsub.clone())),
             pubsub,
             scripting,
             script_done: Arc::new(Notify::new()),
+            current_client: lattice_raft::INTERNAL_CLIENT,
         }
     }
 
@@ -165,6 +172,8 @@ impl Core {
         let existed = self.watches.before_apply(op, &self.engine);
         let out = self.engine.apply(op, allow_block);
         self.pubsub.notify_effects(&out.effects);
+        self.tracking
+            .after_apply(op, &out.effects, self.current_client);
         self.watches
             .after_apply(&out.effects, existed.as_ref(), &self.engine, op_time(op));
         self.after_effects(out.effects, op_time(op));
@@ -209,6 +218,7 @@ impl Core {
                     continue;
                 }
                 self.pubsub.notify_effects(&out.effects);
+                self.tracking.after_apply(&op, &out.effects, client);
                 self.watches
                     .after_apply(&out.effects, None, &self.engine, now_ms);
                 ready.extend(out.effects.into_iter().filter_map(|e| match e {
@@ -357,6 +367,8 @@ pub struct Shared {
     pub observe: crate::observe::Observe,
     /// Pub/sub registry and keyspace-notification settings.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Client-side caching registry (the one `Core` invalidates through).
+    pub tracking: Arc<crate::tracking::Tracking>,
     /// The log and its proposer, once the node has opened (recovery done).
     write_path: std::sync::OnceLock<crate::write_path::WritePath>,
     /// Isolation of transactions that mix server-layer commands: every
@@ -398,6 +410,8 @@ impl Shared {
         // Until recovery ends, no client can kill a script the log replays.
         scripts.set_auto_kill(true);
         let script_done = core.script_done.clone();
+        let tracking = core.tracking.clone();
+        tracking.configure(&config);
         Arc::new(Self {
             core: Mutex::new(core),
             config: RwLock::new(config),
@@ -416,6 +430,7 @@ impl Shared {
             maxmemory: AtomicU64::new(config_maxmemory),
             observe,
             pubsub,
+            tracking,
             write_path: std::sync::OnceLock::new(),
             isolation: tokio::sync::RwLock::new(()),
             shutdown_save: std::sync::atomic::AtomicU8::new(0),

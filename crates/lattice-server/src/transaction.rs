@@ -344,7 +344,15 @@ pub async fn exec(conn: &mut Conn, out: &mut BytesMut) -> Control {
             Some(
                 cmds.iter()
                     .map(|(db, args)| match lattice_engine::cmd::resolve(args) {
-                        Ok(r) => core.engine.read(r.spec, *db, args, now, seed).reply,
+                        Ok(r) => crate::tracking::read_locked(
+                            &mut core,
+                            &conn.tracking,
+                            r.spec,
+                            *db,
+                            args,
+                            now,
+                            seed,
+                        ),
                         Err(e) => Reply::Error(e),
                     })
                     .collect(),

@@ -515,7 +515,7 @@ impl Core {
                     }
                 }
                 let may_block = client != INTERNAL_CLIENT && matches!(op, WriteOp::Command { .. });
-                match self.apply(&op, may_block) {
+                match self.apply_as(client, &op, may_block) {
                     Reply::WouldBlock { keys, timeout_ms } => {
                         let WriteOp::Command { db, args, .. } = op else {
                             return Outcome::Reply(Reply::Error(CmdError::err(
@@ -551,7 +551,7 @@ impl Core {
                 Outcome::Reply(Reply::Ok)
             }
             Command::Script {
-                client: _,
+                client,
                 db,
                 argv,
                 time_ms,
@@ -565,7 +565,7 @@ impl Core {
                     resp3,
                     read_only: false,
                 };
-                Outcome::Reply(self.run_script(&argv, ctx))
+                Outcome::Reply(self.run_script(client, &argv, ctx))
             }
             Command::Function { argv } => Outcome::Reply(self.run_function(&argv)),
             Command::Populate {

@@ -180,6 +180,7 @@ fn rename_generic(ex: &mut Exec<'_>, args: &[Bytes], nx: bool) -> R {
     ex.delete(dst);
     ex.db_mut()
         .insert(dst, entry.value, entry.expire_at, entry.access);
+    ex.key_added(dst);
     ex.modified(dst);
     ex.notify(EventClass::Generic, "rename_from", src);
     ex.notify(EventClass::Generic, "rename_to", dst);
@@ -236,6 +237,7 @@ fn copy(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
     let access = access::initial_access(ex.now_ms, ex.config);
     ex.db_mut()
         .insert(dst, entry.value, entry.expire_at, access);
+    ex.key_added(dst);
     ex.modified(dst);
     ex.notify(EventClass::Generic, "copy_to", dst);
     ex.key_ready(dst);
@@ -263,10 +265,14 @@ fn move_(ex: &mut Exec<'_>, args: &[Bytes]) -> R {
         return Ok(Reply::Int(0));
     };
     ex.modified(key);
-    ex.notify(EventClass::Generic, "move_from", key);
+    // Redis adds the key to the target (`new`) before `move_from`.
     ex.db = target;
     ex.db_mut()
         .insert(key, entry.value, entry.expire_at, entry.access);
+    ex.key_added(key);
+    ex.db = here;
+    ex.notify(EventClass::Generic, "move_from", key);
+    ex.db = target;
     ex.modified(key);
     ex.notify(EventClass::Generic, "move_to", key);
     ex.key_ready(key);

@@ -25,6 +25,10 @@ const CLIENT_SUBS: &[CommandSpec] = &[
     s("setinfo", 4, NOSCRIPT | LOADING | STALE, C),
     s("pause", -3, ADMIN | NOSCRIPT | LOADING | STALE, C),
     s("unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE, C),
+    s("tracking", -3, NOSCRIPT | LOADING | STALE, C),
+    s("caching", 3, NOSCRIPT | LOADING | STALE, C),
+    s("getredir", 2, NOSCRIPT | LOADING | STALE, C),
+    s("trackinginfo", 2, NOSCRIPT | LOADING | STALE, C),
     s("help", 2, LOADING | STALE, C),
 ];
 

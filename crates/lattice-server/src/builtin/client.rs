@@ -1,5 +1,6 @@
 //! CLIENT subcommands: ID, SETNAME, GETNAME, LIST, KILL, INFO, NO-EVICT,
-//! SETINFO, PAUSE, UNPAUSE, HELP.
+//! SETINFO, PAUSE, UNPAUSE, HELP, and the client-side caching ones
+//! (TRACKING, CACHING, GETREDIR, TRACKINGINFO; `crate::tracking`).
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,9 @@ pub(super) fn validate_name(name: &str) -> Result<(), CmdError> {
 }
 
 /// One CLIENT LIST line (without the trailing newline).
-pub(crate) fn describe(h: &ClientHandle) -> String {
+pub(crate) fn describe(h: &ClientHandle, tracking: &crate::tracking::Tracking) -> String {
+    // Before the client's details: the registry's lock comes first.
+    let (tracking_flags, redir) = tracking.list_fields(h.id);
     let info = h.info();
     let now = Instant::now();
     let age = now.duration_since(h.created).as_secs();
@@ -30,14 +33,20 @@ pub(crate) fn describe(h: &ClientHandle) -> String {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let idle = now.duration_since(last).as_secs();
-    let pubsub = info.sub + info.psub + info.ssub > 0;
-    let flags = match (info.blocked, pubsub) {
-        (true, _) => "b",
-        (false, true) => "P",
-        (false, false) => "N",
-    };
+    // Redis's letters, in its order.
+    let mut flags = String::new();
+    if info.sub + info.psub + info.ssub > 0 {
+        flags.push('P');
+    }
+    if info.blocked {
+        flags.push('b');
+    }
+    flags.push_str(&tracking_flags);
+    if flags.is_empty() {
+        flags.push('N');
+    }
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -51,6 +60,7 @@ pub(crate) fn describe(h: &ClientHandle) -> String {
         info.ssub,
         info.qbuf,
         if info.last_cmd.is_empty() { "NULL" } else { &info.last_cmd },
+        redir,
         info.resp,
         info.lib_name,
         info.lib_ver,
@@ -188,7 +198,7 @@ fn list(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
         {
             continue;
         }
-        text.push_str(&describe(&c));
+        text.push_str(&describe(&c, &conn.shared.tracking));
         text.push('\n');
     }
     Ok(Reply::Verbatim(text))
@@ -212,7 +222,14 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
             })
         }
         "list" => list(conn, args),
-        "info" => Ok(Reply::Verbatim(format!("{}\n", describe(&conn.handle)))),
+        "info" => Ok(Reply::Verbatim(format!(
+            "{}\n",
+            describe(&conn.handle, &conn.shared.tracking)
+        ))),
+        "tracking" => crate::tracking::tracking_command(conn, args),
+        "caching" => crate::tracking::caching_command(conn, args),
+        "getredir" => Ok(Reply::Int(conn.shared.tracking.redirect_of(conn.handle.id))),
+        "trackinginfo" => Ok(conn.shared.tracking.info_of(conn.handle.id)),
         "kill" => kill(conn, args),
         "no-evict" => {
             conn.handle.info().no_evict = on_off(arg(args, 2))?;
@@ -282,6 +299,10 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
         }
         "help" => Ok(help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -304,6 +325,11 @@ pub(super) async fn run(conn: &mut Conn, sub: &str, args: &[Bytes]) -> Result<Re
             "    Assign the name <name> to the current connection.",
             "UNPAUSE",
             "    Stop the current client pause, resuming traffic.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
             "HELP",
             "    Prints this help.",
         ])),

@@ -60,6 +60,7 @@ fn set(conn: &Conn, args: &[Bytes]) -> Result<Reply, CmdError> {
     conn.shared
         .scripts
         .set_threshold_ms(cfg.busy_reply_threshold_ms);
+    conn.shared.tracking.configure(&cfg);
     conn.shared.with_config_mut(|c| *c = cfg);
     conn.shared.config_epoch.fetch_add(1, Ordering::SeqCst);
     conn.shared.core().engine.set_config(engine_cfg);

@@ -70,10 +70,11 @@ fn section_clients(s: &Shared, out: &mut String) {
     let blocked = s.core().blocked.len();
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
         s.client_count(),
         s.config().maxclients,
-        blocked
+        blocked,
+        s.tracking.counts().0,
     );
 }
 
@@ -100,10 +101,11 @@ fn section_stats(s: &Shared, out: &mut String) {
     let st = &s.stats;
     let e = s.core().engine.stats.clone();
     let ps = s.pubsub.counts();
+    let (_, tracked_keys, tracked_items, prefixes) = s.tracking.counts();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntotal_error_replies:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
         l(&st.total_connections_received),
         l(&st.total_commands_processed),
         l(&st.instantaneous_ops_per_sec),
@@ -117,6 +119,9 @@ fn section_stats(s: &Shared, out: &mut String) {
         ps.0,
         ps.1,
         ps.2,
+        tracked_keys,
+        tracked_items,
+        prefixes,
         l(&st.total_error_replies),
     );
 }

@@ -53,6 +53,7 @@ pub async fn run(conn: &mut Conn, r: &Resolved, args: &[Bytes], out: &mut BytesM
         (None, "reset") => {
             transaction::reset(conn);
             crate::pubsub::reset(conn);
+            crate::tracking::reset(conn);
             connection::reset(conn)
         }
         (None, "select") => connection::select(conn, args),

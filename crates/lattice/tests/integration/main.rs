@@ -15,8 +15,10 @@ mod t60_config;
 mod t70_observability;
 mod t80_transactions;
 mod t90_pubsub;
+mod t91_keyspace_classes;
 mod t95_redis_py;
 mod t96_persistence;
+mod t97_tracking;
 
 use lattice_testkit::TestServer;
 

@@ -371,7 +371,7 @@ fn resp3_messages_arrive_while_blocked() {
     c.send(&[b"BLPOP", b"list", b"0"]).unwrap();
     let mut p = s.raw();
     assert!(wait_until(Duration::from_secs(10), || {
-        p.cmd(&["CLIENT", "LIST"]).text().contains("flags=b")
+        p.cmd(&["CLIENT", "LIST"]).text().contains("flags=Pb")
     }));
     assert_eq!(p.cmd(&["PUBLISH", "ch", "during"]), Frame::Integer(1));
     assert_eq!(
