@@ -259,8 +259,12 @@ impl WritePath {
         if let Err(e) = self.log.flush().await {
             tracing::error!(error = %e, "flushing the log at shutdown failed");
         }
-        if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!(error = %e, "raft shutdown");
+        // The state machine may be stuck in a script SHUTDOWN NOSAVE cut
+        // short; the log is already flushed, so do not wait on it forever.
+        match tokio::time::timeout(Duration::from_secs(5), self.raft.shutdown()).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "raft shutdown"),
+            Err(_) => tracing::warn!("raft did not stop within 5 s; exiting anyway"),
+            Ok(Ok(())) => {}
         }
     }
 

@@ -110,7 +110,11 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(cfg))
+    let result = rt.block_on(serve(cfg));
+    // A script that SHUTDOWN NOSAVE cut short may still hold a runtime
+    // thread (it never ends by itself): do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
