@@ -186,7 +186,11 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
     if resolved.parent.is_none_or(|p| p.name != "client") {
         wait_if_paused(
             &shared,
-            spec.is_write() || transaction::exec_writes(conn, &resolved),
+            spec.is_write()
+                || transaction::exec_writes(conn, &resolved)
+                // Scripts that may write are paused by CLIENT PAUSE WRITE
+                // (Redis's may-replicate rule).
+                || matches!(spec.name, "eval" | "evalsha" | "fcall"),
         )
         .await;
     }
