@@ -49,7 +49,23 @@ local function readonly(t, strict)
   return p
 end
 
-local env = readonly(real, true)
+-- The globals: read-only, reading an undefined one is an error, and while
+-- FUNCTION LOAD runs a library only `redis` exists (as in Redis 7.0).
+local env = setmetatable_({}, {
+  __index = function(_, k)
+    if hidden.loading and k ~= 'redis' then
+      error_(missing_text(k), 2)
+    end
+    local v = real[k]
+    if v == nil then
+      error_(missing_text(k), 2)
+    end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+})
+protected[env] = true
 -- The redis table: the load-time form (register_function) while FUNCTION LOAD
 -- runs a library, the run-time form (call, pcall …) otherwise.
 local redis_view = setmetatable_({}, {
@@ -57,13 +73,12 @@ local redis_view = setmetatable_({}, {
     local v
     if hidden.loading then
       v = load_redis[k]
-    else
-      v = run_redis[k]
+      if v == nil then
+        error_(missing_text(k), 2)
+      end
+      return v
     end
-    if v == nil then
-      error_(missing_text(k), 2)
-    end
-    return v
+    return run_redis[k]
   end,
   __newindex = readonly_error,
   __metatable = false,
@@ -91,6 +106,24 @@ real.setmetatable = function(t, m)
   end
   return setmetatable_(t, m)
 end
+-- getmetatable: the views have none (as Redis's plain read-only tables),
+-- and the string metatable is handed out read-only, so no script can change
+-- how strings behave for later scripts.
+local getmetatable_ = getmetatable
+local string_mt = getmetatable_('')
+local string_mt_view = readonly(string_mt, false)
+real.getmetatable = function(o)
+  if protected[o] then
+    return nil
+  end
+  local m = getmetatable_(o)
+  if m == string_mt then
+    return string_mt_view
+  end
+  return m
+end
+hidden.protected = protected
+
 -- Code compiled at run time sees the same globals, never the VM's own.
 real.loadstring = function(s, name)
   local f, e = loadstring_(s, name)
@@ -111,25 +144,40 @@ end
 -- tail call, so errors locate the script line); redis.pcall returns the
 -- error table. pcall turns a failed redis.call back into that table too.
 local pcall_ = pcall
+-- Redis 7.0's pcall hands the script an error table's `err` text.
 local function normalize(ok, ...)
   if ok then
     return ok, ...
   end
-  return ok, hidden.normalize((...))
+  local e = hidden.normalize((...))
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+    e = rawget(e, 'err')
+  end
+  return ok, e
 end
 real.pcall = function(f, ...)
-  return normalize(pcall_(f, ...))
+  return normalize(hidden.rethrow_kill(pcall_(f, ...)))
 end
+-- xpcall's handler sees a failed redis.call as its {err=…} table.
 real.xpcall = function(f, h)
-  return normalize(xpcall_(f, h))
+  return hidden.rethrow_kill(xpcall_(f, function(e)
+    return h(hidden.to_table(e))
+  end))
 end
 do
   local co, resume_ = {}, G.coroutine.resume
   for k, v in G.pairs(G.coroutine) do
     co[k] = v
   end
+  -- resume hands a failed redis.call over as its {err=…} table (Redis).
+  local function resumed(ok, ...)
+    if ok then
+      return ok, ...
+    end
+    return ok, hidden.to_table((...))
+  end
   co.resume = function(...)
-    return normalize(resume_(...))
+    return resumed(hidden.rethrow_kill(resume_(...)))
   end
   real.coroutine = readonly(co, false)
 end
@@ -137,20 +185,23 @@ run_redis.pcall = function(...)
   local _, v = hidden.raw(...)
   return v
 end
-run_redis.error_reply = function(e)
-  if type(e) ~= 'string' then
-    error_('wrong number or type of arguments', 2)
+-- A wrong argument is an error *reply* here (returned, not raised), as in
+-- Redis 7.0.
+local bad_args = 'ERR wrong number or type of arguments'
+run_redis.error_reply = function(...)
+  if G.select('#', ...) ~= 1 or type((...)) ~= 'string' then
+    return { err = bad_args }
   end
-  return { err = e }
+  return { err = (...) }
 end
-run_redis.status_reply = function(s)
-  if type(s) ~= 'string' then
-    error_('wrong number or type of arguments', 2)
+run_redis.status_reply = function(...)
+  if G.select('#', ...) ~= 1 or type((...)) ~= 'string' then
+    return { err = bad_args }
   end
-  return { ok = s }
+  return { ok = (...) }
 end
 for _, k in G.ipairs({ 'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING',
-  'sha1hex', 'setresp', 'REDIS_VERSION', 'REDIS_VERSION_NUM' }) do
+  'REDIS_VERSION', 'REDIS_VERSION_NUM' }) do
   load_redis[k] = run_redis[k]
 end
 

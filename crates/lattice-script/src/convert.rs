@@ -138,9 +138,10 @@ fn format_double(x: f64) -> String {
     lattice_engine::number::format_double(x)
 }
 
-/// A script's return value as the reply to a client speaking RESP3 when
-/// `resp3`, following Redis's Lua-to-RESP rules: numbers truncate to
-/// integers, `false` is a null (RESP3: false), `true` is 1 (RESP3: true),
+/// A script's return value as a reply, following Redis 7.0's Lua-to-RESP
+/// rules: numbers truncate to integers; `false` is a null and `true` is 1,
+/// unless the script chose `redis.setresp(3)` (`resp3`), which makes them
+/// booleans;
 /// tables are arrays up to the first nil unless they carry `err`, `ok`,
 /// `map`, `set`, `double`, `big_number` or `verbatim_string`.
 pub fn lua_to_reply(v: &Value, resp3: bool) -> Reply {
@@ -201,27 +202,21 @@ fn table_to_reply(t: &Table, resp3: bool, depth: usize) -> Reply {
     if let Value::String(s) = field(t, "ok") {
         return Reply::Status(s.to_string_lossy().replace(['\r', '\n'], " "));
     }
+    // Doubles and verbatim strings keep their RESP3 type; the encoder
+    // turns them into bulk strings for RESP2 clients.
     if let Value::Number(x) = field(t, "double") {
-        return if resp3 {
-            Reply::Double(x)
-        } else {
-            Reply::Bulk(Bytes::from(format_double(x)))
-        };
+        return Reply::Double(x);
     }
     if let Value::Integer(x) = field(t, "double") {
         return Reply::Double(x as f64);
     }
     if let Value::String(s) = field(t, "big_number") {
-        // RESP2 clients get the digits as a bulk string, as Redis does.
+        // No big number reply type: the digits as a bulk string.
         return Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes()));
     }
     if let Value::Table(v) = field(t, "verbatim_string") {
         if let Value::String(s) = field(&v, "string") {
-            return if resp3 {
-                Reply::Verbatim(s.to_string_lossy())
-            } else {
-                Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes()))
-            };
+            return Reply::Verbatim(s.to_string_lossy());
         }
     }
     if let Value::Table(m) = field(t, "map") {
@@ -308,7 +303,7 @@ mod tests {
         );
         assert_eq!(
             lua_to_reply(&eval(&lua, "return {double=3.5}"), false),
-            Reply::bulk(b"3.5")
+            Reply::Double(3.5)
         );
         assert_eq!(
             lua_to_reply(&eval(&lua, "return {double=3.5}"), true),

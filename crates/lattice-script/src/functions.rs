@@ -50,7 +50,9 @@ pub struct Registry {
 impl Registry {
     /// A function by name.
     pub fn function(&self, name: &[u8]) -> Option<&FunctionDef> {
-        self.functions.get(std::str::from_utf8(name).ok()?)
+        // Function names are case-insensitive, as Redis's.
+        self.functions
+            .get(&std::str::from_utf8(name).ok()?.to_ascii_lowercase())
     }
 
     /// Every library's code, by name (snapshots, FUNCTION DUMP).
@@ -69,7 +71,9 @@ fn parse_metadata(code: &[u8]) -> Result<String, CmdError> {
     if !code.starts_with(b"#!") {
         return Err(CmdError::err("Missing library metadata"));
     }
-    let end = code.iter().position(|&c| c == b'\n').unwrap_or(code.len());
+    let Some(end) = code.iter().position(|&c| c == b'\n') else {
+        return Err(CmdError::err("Invalid library metadata"));
+    };
     let line = String::from_utf8_lossy(code.get(2..end).unwrap_or_default()).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
@@ -79,6 +83,11 @@ fn parse_metadata(code: &[u8]) -> Result<String, CmdError> {
     let mut name = None;
     for p in parts {
         match p.split_once('=') {
+            Some(("name", _)) if name.is_some() => {
+                return Err(CmdError::err(
+                    "Invalid metadata value, name argument was given multiple times",
+                ))
+            }
             Some(("name", v)) => name = Some(v.to_owned()),
             _ => return Err(CmdError::err(format!("Invalid metadata value given: {p}"))),
         }
@@ -106,7 +115,7 @@ pub fn load(s: &mut Scripting, code: &Bytes, replace: bool) -> Result<String, Cm
     let defs = run_library(s, code, &name)?;
     // Names may not clash with another library's functions.
     for d in &defs {
-        if let Some(f) = s.functions.functions.get(&d.name) {
+        if let Some(f) = s.functions.functions.get(&d.name.to_ascii_lowercase()) {
             if f.library != name {
                 return Err(CmdError::err(format!("Function {} already exists", d.name)));
             }
@@ -118,7 +127,7 @@ pub fn load(s: &mut Scripting, code: &Bytes, replace: bool) -> Result<String, Cm
         functions: defs.iter().map(|d| d.name.clone()).collect(),
     };
     for d in defs {
-        s.functions.functions.insert(d.name.clone(), d);
+        s.functions.functions.insert(d.name.to_ascii_lowercase(), d);
     }
     s.functions.libraries.insert(name.clone(), lib);
     Ok(name)
@@ -129,7 +138,7 @@ fn remove_library(s: &mut Scripting, name: &str) -> bool {
         return false;
     };
     for f in lib.functions {
-        if let Some(d) = s.functions.functions.remove(&f) {
+        if let Some(d) = s.functions.functions.remove(&f.to_ascii_lowercase()) {
             let _ = s.lua().remove_registry_value(d.callback);
         }
     }
@@ -220,6 +229,16 @@ fn register(
         [Value::String(n), Value::Function(f)] => {
             (n.to_string_lossy(), f.clone(), Vec::new(), None)
         }
+        [_, _] => {
+            return Err(CmdError::err(
+                "second argument to redis.register_function must be a function",
+            ))
+        }
+        [v] if !matches!(v, Value::Table(_)) => {
+            return Err(CmdError::err(
+                "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+            ))
+        }
         [Value::Table(t)] => {
             let mut name = None;
             let mut callback = None;
@@ -232,18 +251,25 @@ fn register(
                     ("description", Value::String(s)) => description = Some(s.to_string_lossy()),
                     ("flags", Value::Table(ft)) => {
                         for f in ft.sequence_values::<String>() {
-                            flags.push(f.map_err(|_| CmdError::err("Unknown flag given"))?);
+                            flags.push(f.map_err(|_| CmdError::err("unknown flag given"))?);
                         }
                     }
-                    ("function_name" | "callback" | "description" | "flags", _) => {
+                    ("flags", _) => {
+                        return Err(CmdError::err(
+                            "flags argument to redis.register_function must be a table representing function flags",
+                        ))
+                    }
+                    // Redis 7.0 ignores a description that is not a string.
+                    ("description", _) => {}
+                    ("function_name" | "callback", _) => {
                         return Err(CmdError::err(format!(
                             "{k} argument given to redis.register_function must be valid"
                         )))
                     }
-                    (other, _) => {
-                        return Err(CmdError::err(format!(
-                            "unknown argument given to redis.register_function: {other}"
-                        )))
+                    (_, _) => {
+                        return Err(CmdError::err(
+                            "unknown argument given to redis.register_function",
+                        ))
                     }
                 }
             }
@@ -261,12 +287,13 @@ fn register(
             ))
         }
     };
+    // Redis 7.0 words a bad function name as a bad library name.
     if !valid_name(&name) {
         return Err(CmdError::err(
-            "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
         ));
     }
-    if so_far.iter().any(|d| d.name == name) {
+    if so_far.iter().any(|d| d.name.eq_ignore_ascii_case(&name)) {
         return Err(CmdError::err("Function already exists in the library"));
     }
     let mut no_writes = false;
@@ -274,7 +301,7 @@ fn register(
         match f.as_str() {
             "no-writes" => no_writes = true,
             "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
-            _ => return Err(CmdError::err("Unknown flag given")),
+            _ => return Err(CmdError::err("unknown flag given")),
         }
     }
     let callback = lua
@@ -309,6 +336,9 @@ pub fn apply(s: &mut Scripting, args: &[Bytes]) -> Reply {
             }
             _ => Err(CmdError::Arity("function|delete".into())),
         },
+        "flush" if args.len() > 2 => Err(CmdError::err(
+            "unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.",
+        )),
         "flush" => match args.get(1).map(|a| a.to_ascii_lowercase()) {
             None => flush(s),
             Some(m) if m == b"async" || m == b"sync" => flush(s),
@@ -333,34 +363,37 @@ fn flush(s: &mut Scripting) -> Result<Reply, CmdError> {
 }
 
 fn apply_load(s: &mut Scripting, args: &[Bytes]) -> Result<Reply, CmdError> {
-    let (replace, code) = match args {
-        [code] => (false, code),
-        [opt, code] if opt.eq_ignore_ascii_case(b"replace") => (true, code),
-        [opt, _] => {
-            return Err(CmdError::err(format!(
-                "Unknown option given: {}",
-                String::from_utf8_lossy(opt)
-            )))
-        }
-        _ => return Err(CmdError::Arity("function|load".into())),
+    let Some((code, opts)) = args.split_last() else {
+        return Err(CmdError::Arity("function|load".into()));
     };
+    // REPLACE may be repeated, as Redis accepts it.
+    if let Some(bad) = opts.iter().find(|o| !o.eq_ignore_ascii_case(b"replace")) {
+        return Err(CmdError::err(format!(
+            "Unknown option given: {}",
+            String::from_utf8_lossy(bad)
+        )));
+    }
+    let replace = !opts.is_empty();
     let name = load(s, code, replace)?;
     Ok(Reply::Bulk(Bytes::from(name)))
 }
 
 fn apply_restore(s: &mut Scripting, args: &[Bytes]) -> Result<Reply, CmdError> {
-    let (payload, policy) = match args {
-        [p] => (p, "append".to_owned()),
-        [p, pol] => (p, String::from_utf8_lossy(pol).to_ascii_lowercase()),
-        _ => return Err(CmdError::Arity("function|restore".into())),
-    };
+    let (payload, policy) =
+        match args {
+            [p] => (p, "append".to_owned()),
+            [p, pol] => (p, String::from_utf8_lossy(pol).to_ascii_lowercase()),
+            _ => return Err(CmdError::err(
+                "unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
+            )),
+        };
     if !matches!(policy.as_str(), "append" | "replace" | "flush") {
         return Err(CmdError::err(
             "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
         ));
     }
     let codes = lattice_engine::cmd::dump::parse_function_payload(payload)
-        .ok_or_else(|| CmdError::err("payload version or checksum are wrong"))?;
+        .ok_or_else(|| CmdError::err("DUMP payload version or checksum are wrong"))?;
     // Check every library before changing anything (all or nothing).
     let mut names = Vec::new();
     for c in &codes {
@@ -462,7 +495,7 @@ fn list(s: &Scripting, args: &[Bytes]) -> Result<Reply, CmdError> {
         }
         let mut funcs = Vec::new();
         for f in &lib.functions {
-            let Some(d) = s.functions.functions.get(f) else {
+            let Some(d) = s.functions.functions.get(&f.to_ascii_lowercase()) else {
                 continue;
             };
             funcs.push(Reply::Map(vec![
@@ -473,7 +506,7 @@ fn list(s: &Scripting, args: &[Bytes]) -> Result<Reply, CmdError> {
                 ),
                 (
                     Reply::bulk(b"flags"),
-                    Reply::Set(d.flags.iter().map(|f| Reply::bulk_str(f)).collect()),
+                    Reply::Set(d.flags.iter().map(|f| Reply::Status(f.clone())).collect()),
                 ),
             ]));
         }

@@ -307,7 +307,7 @@ impl Scripting {
         let load_redis = lua.create_table()?;
         let run_redis = lua.create_table()?;
         install_redis_table(&lua, &run_redis, &control)?;
-        install_call(&lua, &run_redis, &hidden)?;
+        install_call(&lua, &run_redis, &hidden, &control)?;
         let boot: Function = lua
             .load(include_str!("bootstrap.lua"))
             .set_name("=lattice")
@@ -318,6 +318,7 @@ impl Scripting {
             load_redis.clone(),
             run_redis.clone(),
         ))?;
+        install_guards(&lua, &real, &hidden)?;
         let handler = lua.create_function(error_handler)?;
         let hook_control = control.clone();
         lua.set_hook(
@@ -447,7 +448,12 @@ impl Scripting {
             let _ = self.real.raw_set("KEYS", k);
             let _ = self.real.raw_set("ARGV", a);
         }
-        self.run(&func, None, &sha, ctx, host, false)
+        let reply = self.run(&func, None, &sha, ctx, host, false);
+        // KEYS and ARGV belong to this run only: functions and later
+        // library loads must not see them.
+        let _ = self.real.raw_set("KEYS", Value::Nil);
+        let _ = self.real.raw_set("ARGV", Value::Nil);
+        reply
     }
 
     /// Runs `FCALL name numkeys key… arg…` (`argv` without the command
@@ -458,6 +464,9 @@ impl Scripting {
         };
         let (keys, args) = match split_keys(argv.get(1..).unwrap_or_default()) {
             Ok(v) => v,
+            Err(CmdError::NotInteger) => {
+                return Reply::Error(CmdError::err("Bad number of keys provided"))
+            }
             Err(e) => return Reply::Error(e),
         };
         let Some(f) = self.functions.function(name) else {
@@ -532,10 +541,11 @@ impl Scripting {
             hidden.raw_set("raw", Value::Nil)?;
             Ok(out)
         });
+        // Redis 7.0 shapes booleans by the script's redis.setresp choice,
+        // not by the client's protocol (the encoder adapts the rest).
         let resp3_script = control.resp.load(Ordering::Relaxed) == 3;
-        let _ = resp3_script;
         let reply = match result {
-            Ok((true, v)) => convert::lua_to_reply(&v, ctx.resp3),
+            Ok((true, v)) => convert::lua_to_reply(&v, resp3_script),
             Ok((false, err)) => Reply::Error(script_error(&err, label)),
             Err(e) => Reply::Error(CmdError::err(format!(
                 "Error running script {label}: {}",
@@ -602,7 +612,7 @@ impl CallState {
 
     fn check_and_run(
         &mut self,
-        lua: &Lua,
+        _lua: &Lua,
         host: &mut dyn Host,
         args: mlua::MultiValue,
     ) -> Result<Reply, CmdError> {
@@ -615,10 +625,9 @@ impl CallState {
         for v in args {
             let s = match v {
                 Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-                Value::Number(_) | Value::Integer(_) => match lua.coerce_string(v) {
-                    Ok(Some(s)) => Bytes::copy_from_slice(&s.as_bytes()),
-                    _ => return Err(arg_type_error()),
-                },
+                // Redis formats numbers with %.17g (3.7 → 3.7000000000000002).
+                Value::Integer(n) => Bytes::from(n.to_string()),
+                Value::Number(n) => Bytes::from(lattice_engine::number::format_double(n)),
                 _ => return Err(arg_type_error()),
             };
             argv.push(s);
@@ -630,15 +639,28 @@ impl CallState {
                     "Wrong number of args calling Redis command from script",
                 ))
             }
-            Err(e) if e.wire_text().starts_with("ERR unknown command") => {
+            Err(e)
+                if e.wire_text().starts_with("ERR unknown command")
+                    || e.wire_text().starts_with("ERR unknown subcommand") =>
+            {
                 return Err(CmdError::err("Unknown Redis command called from script"))
             }
             Err(e) => return Err(e),
         };
         let spec = resolved.spec;
         let name = resolved.parent.map_or(spec.name, |p| p.name);
-        if spec.flags & (flags::NOSCRIPT | flags::BLOCKING) != 0 {
+        // Blocking commands without `noscript` (BLMPOP, BZMPOP) run without
+        // blocking, as in Redis.
+        if spec.flags & flags::NOSCRIPT != 0 {
             return Err(not_allowed());
+        }
+        // Redis's `may-replicate` commands count as writes for read-only
+        // scripts.
+        let may_replicate = matches!(name, "publish" | "spublish" | "pfcount");
+        if may_replicate && self.read_only {
+            return Err(CmdError::err(
+                "Write commands are not allowed from read-only scripts.",
+            ));
         }
         if spec.handler.is_none() {
             match name {
@@ -695,11 +717,23 @@ fn not_allowed() -> CmdError {
 fn install_redis_table(lua: &Lua, t: &Table, control: &Arc<ScriptControl>) -> mlua::Result<()> {
     t.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+        lua.create_function(|lua, args: mlua::MultiValue| {
+            let [v] = <[Value; 1]>::try_from(args.into_iter().collect::<Vec<_>>())
+                .map_err(|_| mlua::Error::RuntimeError("wrong number of arguments".into()))?;
+            let s = lua
+                .coerce_string(v)?
+                .ok_or_else(|| mlua::Error::RuntimeError("wrong number of arguments".into()))?;
+            Ok(sha1_hex(&s.as_bytes()))
+        })?,
     )?;
     t.raw_set(
         "log",
         lua.create_function(|lua, args: mlua::MultiValue| {
+            if args.len() < 2 {
+                return Err(mlua::Error::RuntimeError(
+                    "redis.log() requires two arguments or more.".into(),
+                ));
+            }
             let mut it = args.into_iter();
             let level = match it.next() {
                 Some(Value::Integer(n)) => n,
@@ -724,7 +758,7 @@ fn install_redis_table(lua: &Lua, t: &Table, control: &Arc<ScriptControl>) -> ml
                 1 | 2 => tracing::info!(target: "lattice::script", "{msg}"),
                 3 => tracing::warn!(target: "lattice::script", "{msg}"),
                 _ => {
-                    return Err(mlua::Error::RuntimeError("Invalid log level.".into()));
+                    return Err(mlua::Error::RuntimeError("Invalid debug level.".into()));
                 }
             }
             Ok(())
@@ -748,10 +782,16 @@ fn install_redis_table(lua: &Lua, t: &Table, control: &Arc<ScriptControl>) -> ml
     let c = control.clone();
     t.raw_set(
         "setresp",
-        lua.create_function(move |_, v: Value| {
-            let n = match v {
-                Value::Integer(n) => n,
-                Value::Number(n) => n as i64,
+        lua.create_function(move |lua, args: mlua::MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::RuntimeError(
+                    "redis.setresp() requires one argument.".into(),
+                ));
+            }
+            let n = match args.into_iter().next() {
+                Some(Value::Integer(n)) => n,
+                Some(Value::Number(n)) => n as i64,
+                Some(v @ Value::String(_)) => lua.coerce_number(v)?.map_or(0, |n| n as i64),
                 _ => 0,
             };
             if n != 2 && n != 3 {
@@ -763,10 +803,58 @@ fn install_redis_table(lua: &Lua, t: &Table, control: &Arc<ScriptControl>) -> ml
             Ok(())
         })?,
     )?;
-    // Effects replication is the only mode (Redis 7 ignores these too).
+    // Effects replication is the only mode; set_repl checks its argument
+    // as Redis does and changes nothing (a script is one log entry).
     t.raw_set(
         "set_repl",
-        lua.create_function(|_, _: mlua::MultiValue| Ok(()))?,
+        lua.create_function(|_, args: mlua::MultiValue| {
+            let v: Vec<Value> = args.into_iter().collect();
+            let [flags] = v.as_slice() else {
+                return Err(mlua::Error::RuntimeError(
+                    "redis.set_repl() requires two arguments.".into(),
+                ));
+            };
+            let n = match flags {
+                Value::Integer(n) => *n,
+                Value::Number(n) => *n as i64,
+                _ => -1,
+            };
+            if !(0..=3).contains(&n) {
+                return Err(mlua::Error::RuntimeError(
+                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
+                        .into(),
+                ));
+            }
+            Ok(())
+        })?,
+    )?;
+    // No ACLs yet: every existing command is allowed.
+    t.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|lua, args: mlua::MultiValue| {
+            let mut argv = Vec::new();
+            for v in args {
+                match lua.coerce_string(v)? {
+                    Some(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+                    None => {
+                        return Err(mlua::Error::RuntimeError(
+                            "Lua redis lib command arguments must be strings or integers".into(),
+                        ))
+                    }
+                }
+            }
+            if argv.is_empty() {
+                return Err(mlua::Error::RuntimeError(
+                    "Please specify at least one argument for this redis lib call".into(),
+                ));
+            }
+            match cmd::resolve(&argv) {
+                Ok(_) | Err(CmdError::Arity(_)) => Ok(true),
+                Err(_) => Err(mlua::Error::RuntimeError(
+                    "Invalid command passed to redis.acl_check_cmd()".into(),
+                )),
+            }
+        })?,
     )?;
     t.raw_set(
         "replicate_commands",
@@ -783,9 +871,49 @@ fn install_redis_table(lua: &Lua, t: &Table, control: &Arc<ScriptControl>) -> ml
     Ok(())
 }
 
+/// `rawset` and `setmetatable` refusing the read-only views, as Rust
+/// functions so a `return rawset(_G, …)` tail call keeps the script frame
+/// that the error names (Redis's are C functions).
+fn install_guards(lua: &Lua, real: &Table, hidden: &Table) -> mlua::Result<()> {
+    let protected: Table = hidden.raw_get("protected")?;
+    let readonly = || mlua::Error::RuntimeError("Attempt to modify a readonly table".into());
+    let p = protected.clone();
+    real.raw_set(
+        "rawset",
+        lua.create_function(move |_, (t, k, v): (Table, Value, Value)| {
+            if p.raw_get::<Option<bool>>(t.clone())?.unwrap_or(false) {
+                return Err(readonly());
+            }
+            t.raw_set(k, v)?;
+            Ok(t)
+        })?,
+    )?;
+    let orig: Function = lua.globals().get("setmetatable")?;
+    real.raw_set(
+        "setmetatable",
+        lua.create_function(move |_, (t, m): (Value, Value)| {
+            if let Value::Table(tt) = &t {
+                if protected
+                    .raw_get::<Option<bool>>(tt.clone())?
+                    .unwrap_or(false)
+                {
+                    return Err(readonly());
+                }
+            }
+            orig.call::<Value>((t, m))
+        })?,
+    )?;
+    Ok(())
+}
+
 /// `redis.call` (raises a failed call's error) and `hidden.normalize`
 /// (turns that error back into `{err=…}` for `pcall`).
-fn install_call(lua: &Lua, run_redis: &Table, hidden: &Table) -> mlua::Result<()> {
+fn install_call(
+    lua: &Lua,
+    run_redis: &Table,
+    hidden: &Table,
+    control: &Arc<ScriptControl>,
+) -> mlua::Result<()> {
     let h = hidden.clone();
     run_redis.raw_set(
         "call",
@@ -804,21 +932,40 @@ fn install_call(lua: &Lua, run_redis: &Table, hidden: &Table) -> mlua::Result<()
             )))
         })?,
     )?;
+    // pcall: a failed redis.call becomes its error text (Redis 7.0's pcall
+    // hands scripts strings).
     hidden.raw_set(
         "normalize",
         lua.create_function(|lua, v: Value| match &v {
             Value::Error(e) => {
                 let t = error_text(e);
-                // A kill cannot be caught: raise it again at once.
-                if t == KILLED {
-                    return Err(mlua::Error::RuntimeError(KILLED.to_owned()));
-                }
-                match t.strip_prefix(REPLY_ERROR_MARK) {
-                    Some(text) => convert::error_table(lua, text),
-                    None => Ok(v),
-                }
+                let text = t.strip_prefix(REPLY_ERROR_MARK).unwrap_or(&t);
+                Ok(Value::String(lua.create_string(text)?))
             }
             _ => Ok(v),
+        })?,
+    )?;
+    // xpcall handlers: a failed redis.call becomes its {err=…} table.
+    hidden.raw_set(
+        "to_table",
+        lua.create_function(|lua, v: Value| match &v {
+            Value::Error(e) => match error_text(e).strip_prefix(REPLY_ERROR_MARK) {
+                Some(text) => convert::error_table(lua, text),
+                None => Ok(v),
+            },
+            _ => Ok(v),
+        })?,
+    )?;
+    // A kill cannot be caught: pcall, xpcall and coroutine.resume raise it
+    // again as soon as they return.
+    let c = control.clone();
+    hidden.raw_set(
+        "rethrow_kill",
+        lua.create_function(move |_, v: mlua::MultiValue| {
+            if matches!(v.front(), Some(Value::Boolean(false))) && c.kill.load(Ordering::Acquire) {
+                return Err(mlua::Error::RuntimeError(KILLED.to_owned()));
+            }
+            Ok(v)
         })?,
     )?;
     Ok(())
@@ -941,7 +1088,12 @@ fn locate(lua: &Lua, t: Table) -> mlua::Result<Table> {
             break;
         };
         let src = d.source();
-        if src.what == "C" || src.source.as_deref() == Some("=lattice") {
+        if src.what == "C"
+            || matches!(
+                src.source.as_deref(),
+                Some("=lattice" | "=(tail call)" | libs::SHIM_SOURCE)
+            )
+        {
             continue;
         }
         if let Some(s) = src.source.as_deref() {
@@ -957,7 +1109,13 @@ fn locate(lua: &Lua, t: Table) -> mlua::Result<Table> {
 /// Rust function raised).
 fn error_text(e: &mlua::Error) -> String {
     match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // mlua appends a traceback to errors of Lua functions called from
+        // Rust; scripts and replies carry the message only.
+        mlua::Error::RuntimeError(m) => m
+            .split("\nstack traceback:")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         other => other.to_string(),
@@ -1039,8 +1197,10 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, std::borrow::Cow<'_, [u8]>
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
     if engine != "lua" {
+        let first = String::from_utf8_lossy(body.get(..end).unwrap_or_default()).into_owned();
+        let first = first.split(' ').next().unwrap_or("").to_owned();
         return Err(CmdError::err(format!(
-            "Unexpected engine in script shebang: {engine}"
+            "Unexpected engine in script shebang: {first}"
         )));
     }
     let mut flags = ScriptFlags {
@@ -1063,10 +1223,10 @@ fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, std::borrow::Cow<'_, [u8]>
             }
         }
     }
-    let mut code = body.get(end..).unwrap_or_default().to_vec();
-    if code.is_empty() {
-        code.push(b'\n');
+    if end == body.len() {
+        return Err(CmdError::err("Invalid script shebang"));
     }
+    let code = body.get(end..).unwrap_or_default().to_vec();
     Ok((flags, std::borrow::Cow::Owned(code)))
 }
 

@@ -234,7 +234,13 @@ pub async fn eval_command(conn: &mut Conn, name: &str, args: &[Bytes]) -> Result
         _ => (false, false),
     };
     // Check numkeys first: Redis does, before looking the script up.
-    lattice_script::split_keys(argv.get(2..).unwrap_or_default())?;
+    match lattice_script::split_keys(argv.get(2..).unwrap_or_default()) {
+        Err(CmdError::NotInteger) if is_fcall => {
+            return Err(CmdError::err("Bad number of keys provided"))
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
     if name.starts_with("evalsha") {
         let sha = String::from_utf8_lossy(args.get(1).map_or(&[][..], |a| &a[..])).into_owned();
         let body = shared
@@ -423,14 +429,44 @@ pub async fn function_command(conn: &Conn, sub: &str, args: &[Bytes]) -> Result<
             [
                 "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "LOAD [REPLACE] <FUNCTION CODE>",
+                "    Create a new library with the given library name and code.",
                 "DELETE <LIBRARY NAME>",
+                "    Delete the given library.",
                 "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-                "FLUSH [ASYNC|SYNC]",
-                "DUMP",
-                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Return general information on all the libraries:",
+                "    * Library name",
+                "    * The engine used to run the Library",
+                "    * Library description",
+                "    * Functions list",
+                "    * Library code (if WITHCODE is given)",
+                "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
                 "STATS",
+                "    Return information about the current function running:",
+                "    * Function name",
+                "    * Command used to run the function",
+                "    * Duration in MS that the function is running",
+                "    If no function is running, return nil",
+                "    In addition, returns a list of available engines.",
                 "KILL",
+                "    Kill the current running function.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete all the libraries.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the libraries.",
+                "    * SYNC: Synchronously flush the libraries.",
+                "DUMP",
+                "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+                "    control how to handle existing libraries (default APPEND):",
+                "    * FLUSH: delete all existing libraries.",
+                "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+                "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+                "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+                "      in case of functions name collision with another library).",
                 "HELP",
+                "    Prints this help.",
             ]
             .iter()
             .map(|l| Reply::Status((*l).to_owned()))

@@ -19,6 +19,7 @@ mod t91_keyspace_classes;
 mod t95_redis_py;
 mod t96_persistence;
 mod t97_tracking;
+mod t98_scripting_py;
 mod t99_scripting;
 
 use lattice_testkit::TestServer;

@@ -276,7 +276,7 @@ fn hostile_script_input_is_refused_cleanly() {
         ),
         (
             vec!["FUNCTION", "RESTORE", "garbage"],
-            "ERR payload version or checksum are wrong",
+            "ERR DUMP payload version or checksum are wrong",
         ),
         (
             vec!["SCRIPT", "FLUSH", "NOW"],
