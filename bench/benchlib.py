@@ -1,4 +1,4 @@
-"""Helpers shared by the bench scripts (compare_redis.py, durable_compare.py).
+"""Helpers shared by the bench scripts (compare_redis.py, durable_compare.py, etcd_compare.py).
 
 Python 3.11 standard library only.
 """
@@ -351,3 +351,44 @@ def mem_gib():
     except OSError:
         pass
     return float("nan")
+
+
+# --- run metadata ----------------------------------------------------------------
+
+def version(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def git_rev():
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + (" (uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def stale_warning(binary, hint="rebuild with cargo build --release, or pass --build"):
+    """A warning if any Rust source under crates/ is newer than the binary."""
+    try:
+        built = os.path.getmtime(binary)
+    except OSError:
+        return None
+    newest, newest_path = 0.0, None
+    for dirpath, dirs, files in os.walk(os.path.join(ROOT, "crates")):
+        dirs[:] = [d for d in dirs if d != "target"]
+        for fn in files:
+            if fn.endswith(".rs") or fn == "Cargo.toml":
+                p = os.path.join(dirpath, fn)
+                m = os.path.getmtime(p)
+                if m > newest:
+                    newest, newest_path = m, p
+    if newest > built:
+        return (f"warning: {binary} is older than {os.path.relpath(newest_path, ROOT)}; "
+                f"the binary may be stale ({hint})")
+    return None

@@ -37,7 +37,7 @@ import time
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (ROOT, Server, ServerError, dir_size, exit_on_sigterm, free_port, fs_type,  # noqa: E402
-                      mem_gib, parse_info, redis_benchmark)
+                      git_rev, mem_gib, parse_info, redis_benchmark, stale_warning, version)
 
 SERVERS = ("redis", "lattice")
 LABEL = {"redis": "Redis", "lattice": "Lattice"}
@@ -378,45 +378,6 @@ def md_tables(tp, rs):
 
 
 # --- main -----------------------------------------------------------------------------
-
-def version(argv):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-
-
-def git_rev():
-    try:
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev + (" (uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-
-
-def stale_warning(binary):
-    """A warning if any Rust source under crates/ is newer than the binary."""
-    try:
-        built = os.path.getmtime(binary)
-    except OSError:
-        return None
-    newest, newest_path = 0.0, None
-    for dirpath, dirs, files in os.walk(os.path.join(ROOT, "crates")):
-        dirs[:] = [d for d in dirs if d != "target"]
-        for fn in files:
-            if fn.endswith(".rs") or fn == "Cargo.toml":
-                p = os.path.join(dirpath, fn)
-                m = os.path.getmtime(p)
-                if m > newest:
-                    newest, newest_path = m, p
-    if newest > built:
-        return (f"warning: {binary} is older than {os.path.relpath(newest_path, ROOT)}; "
-                f"the binary may be stale (rebuild with cargo build --release, or pass --build)")
-    return None
-
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(
