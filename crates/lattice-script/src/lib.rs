@@ -220,6 +220,20 @@ impl ScriptControl {
         KillOutcome::Killed
     }
 
+    /// Marks a script as running before its runner takes the engine lock,
+    /// so a command never finds the lock held by a script that is not yet
+    /// visible here. [`ScriptControl::finish`] clears it.
+    pub fn announce(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        self.started.store(now, Ordering::Release);
+    }
+
+    /// Clears the running mark (idempotent: after the run, or when the
+    /// announced script never ran).
+    pub fn finish(&self) {
+        self.end();
+    }
+
     fn begin(&self, function: bool) {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);

@@ -251,7 +251,7 @@ pub async fn dispatch(conn: &mut Conn, args: Vec<Bytes>, out: &mut BytesMut) -> 
             Err(e) => reply(conn, out, Reply::Error(e)),
         }
     } else {
-        let r = crate::tracking::read(conn, spec, &args, now, seed);
+        let r = crate::tracking::read(conn, &resolved, &args, now, seed).await;
         reply(conn, out, r)
     }
 }

@@ -293,7 +293,10 @@ pub async fn eval_command(conn: &mut Conn, name: &str, args: &[Bytes]) -> Result
             read_only: true,
         };
         let client = conn.handle.id;
-        return Ok(blocking(|| shared.core().run_script(client, &argv, ctx)));
+        shared.scripts.announce();
+        let r = blocking(|| shared.core().run_script(client, &argv, ctx));
+        shared.scripts.finish();
+        return Ok(r);
     }
     let cmd = Command::Script {
         client: conn.handle.id,

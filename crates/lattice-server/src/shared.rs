@@ -498,6 +498,28 @@ impl Shared {
         lock()
     }
 
+    /// Locks the engine for a client command: while a script holds it, the
+    /// command waits at the busy gate (no thread held; `-BUSY` past
+    /// `busy-reply-threshold`) instead of blocking a runtime thread for
+    /// the whole script.
+    pub async fn core_for(
+        &self,
+        r: &lattice_engine::cmd::Resolved,
+        args: &[Bytes],
+    ) -> Result<MutexGuard<'_, Core>, lattice_engine::CmdError> {
+        loop {
+            if let Ok(g) = self.core.try_lock() {
+                return Ok(g);
+            }
+            if self.scripts.running_for().is_none() {
+                // Held by an ordinary apply: a short wait.
+                return Ok(self.core());
+            }
+            crate::scripting::busy_gate(self, r, args).await?;
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// A copy of the configuration.
     pub fn config(&self) -> ServerConfig {
         self.config

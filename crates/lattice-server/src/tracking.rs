@@ -604,9 +604,26 @@ impl Drop for ClientTracking {
 /// Runs an engine read on the applied state: publishes its keyspace
 /// notifications (`keymiss`) and remembers the keys for a tracking client,
 /// in the critical section of the read.
-pub fn read(conn: &Conn, spec: &CommandSpec, args: &[Bytes], now: u64, seed: u64) -> Reply {
-    let mut core = conn.shared.core();
-    read_locked(&mut core, &conn.tracking, spec, conn.db, args, now, seed)
+pub async fn read(
+    conn: &Conn,
+    resolved: &lattice_engine::cmd::Resolved,
+    args: &[Bytes],
+    now: u64,
+    seed: u64,
+) -> Reply {
+    let mut core = match conn.shared.core_for(resolved, args).await {
+        Ok(c) => c,
+        Err(e) => return Reply::Error(e),
+    };
+    read_locked(
+        &mut core,
+        &conn.tracking,
+        resolved.spec,
+        conn.db,
+        args,
+        now,
+        seed,
+    )
 }
 
 /// [`read`] for a caller that holds the engine lock (a transaction of

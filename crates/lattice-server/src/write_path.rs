@@ -799,6 +799,7 @@ impl Apply for ServerApply {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .contains(&index);
             shared.scripts.set_entry(index);
+            shared.scripts.announce();
             let out = crate::scripting::blocking(|| {
                 let mut core = shared.core();
                 commands
@@ -811,7 +812,9 @@ impl Apply for ServerApply {
                     })
                     .collect()
             });
+            shared.scripts.finish();
             shared.scripts.set_entry(0);
+            shared.script_done.notify_waiters();
             return out;
         }
         let mut core = shared.core();
