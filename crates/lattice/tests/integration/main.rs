@@ -42,6 +42,24 @@ pub fn int(f: &lattice_testkit::Frame) -> i64 {
     }
 }
 
+/// Runs `tests/python/<script>` with the server's port; it must exit 0 and
+/// print "all checks passed" (redis-py tests; `.ci/run` installs redis-py).
+pub fn run_python_checks(s: &TestServer, script: &str) {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("python3")
+        .arg(&path)
+        .arg(s.addr.port().to_string())
+        .output()
+        .expect("python3 is required (apt-get install python3)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed (pip install redis):\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all checks passed"), "{script}: {stdout}");
+}
+
 /// Starts the binary with extra directives.
 pub fn start(extra: &[&str]) -> TestServer {
     TestServer::start(env!("CARGO_BIN_EXE_lattice"), extra).expect("start lattice")

@@ -11,7 +11,6 @@
 //! before its next reply. So "no push" is checked without waiting: the next
 //! frame after a PING must be the PONG.
 
-use std::process::Command;
 use std::time::Duration;
 
 use lattice_testkit::{wait_until, Frame, RawClient};
@@ -529,20 +528,5 @@ fn option_errors_as_redis() {
 #[test]
 fn redis_py_tracking_with_resp3_pushes() {
     let s = start(&[]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/redis_py_tracking.py"
-    );
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(s.addr.port().to_string())
-        .output()
-        .expect("python3 is required (apt-get install python3)");
-    assert!(
-        out.status.success(),
-        "redis-py tracking checks failed (pip install redis):\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("all checks passed"));
+    crate::run_python_checks(&s, "redis_py_tracking.py");
 }
