@@ -188,18 +188,17 @@ end
 -- A wrong argument is an error *reply* here (returned, not raised), as in
 -- Redis 7.0.
 local bad_args = 'ERR wrong number or type of arguments'
-run_redis.error_reply = function(...)
-  if G.select('#', ...) ~= 1 or type((...)) ~= 'string' then
-    return { err = bad_args }
+-- error_reply / status_reply: one string argument, wrapped in `field`.
+local function reply_table(field)
+  return function(...)
+    if G.select('#', ...) ~= 1 or type((...)) ~= 'string' then
+      return { err = bad_args }
+    end
+    return { [field] = (...) }
   end
-  return { err = (...) }
 end
-run_redis.status_reply = function(...)
-  if G.select('#', ...) ~= 1 or type((...)) ~= 'string' then
-    return { err = bad_args }
-  end
-  return { ok = (...) }
-end
+run_redis.error_reply = reply_table('err')
+run_redis.status_reply = reply_table('ok')
 for _, k in G.ipairs({ 'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING',
   'REDIS_VERSION', 'REDIS_VERSION_NUM' }) do
   load_redis[k] = run_redis[k]

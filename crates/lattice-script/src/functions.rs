@@ -194,7 +194,7 @@ fn run_library(s: &mut Scripting, code: &Bytes, lib: &str) -> Result<Vec<Functio
         load_redis.raw_set("register_function", Value::Nil)?;
         Ok(out)
     });
-    control.end();
+    control.finish();
     let _ = hidden.raw_set("loading", Value::Nil);
     match result {
         Ok((true, _)) => {}

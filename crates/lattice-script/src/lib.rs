@@ -228,12 +228,6 @@ impl ScriptControl {
         self.started.store(now, Ordering::Release);
     }
 
-    /// Clears the running mark (idempotent: after the run, or when the
-    /// announced script never ran).
-    pub fn finish(&self) {
-        self.end();
-    }
-
     fn begin(&self, function: bool) {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
@@ -243,7 +237,9 @@ impl ScriptControl {
         self.started.store(now, Ordering::Release);
     }
 
-    fn end(&self) {
+    /// Clears the running mark (idempotent: after the run, or when the
+    /// announced script never ran).
+    pub fn finish(&self) {
         self.started.store(0, Ordering::Release);
         self.kill.store(false, Ordering::Relaxed);
     }
@@ -377,7 +373,7 @@ impl Scripting {
             .map_err(|e| {
                 CmdError::err(format!(
                     "Error compiling script (new function): {}",
-                    lua_message(&e)
+                    error_text(&e)
                 ))
             })?;
         let func = self
@@ -563,20 +559,14 @@ impl Scripting {
             Ok((false, err)) => Reply::Error(script_error(&err, label)),
             Err(e) => Reply::Error(CmdError::err(format!(
                 "Error running script {label}: {}",
-                lua_message(&e)
+                error_text(&e)
             ))),
         };
-        control.end();
+        control.finish();
         // The VM's memory is shared by every script; collect what this run
         // left, in steps, so one script's garbage does not pile up.
         let _ = self.lua.gc_step();
         reply
-    }
-
-    /// Runs FUNCTION LOAD's library code: `code` with its shebang line, and
-    /// returns the library name. `replace` allows replacing a library.
-    pub fn function_load(&mut self, code: &Bytes, replace: bool) -> Result<String, CmdError> {
-        functions::load(self, code, replace)
     }
 
     pub(crate) fn lua(&self) -> &Lua {
@@ -1136,11 +1126,6 @@ fn error_text(e: &mlua::Error) -> String {
     }
 }
 
-/// The message of a compile or run failure, without mlua's decoration.
-fn lua_message(e: &mlua::Error) -> String {
-    error_text(e)
-}
-
 /// Formats a failed run's error table as Redis: `<err> script: <name>, on
 /// <source>:<line>.`
 fn script_error(err: &Value, label: &str) -> CmdError {
@@ -1185,19 +1170,6 @@ pub fn split_keys(rest: &[Bytes]) -> Result<(Vec<Bytes>, Vec<Bytes>), CmdError> 
     }
     let (k, a) = tail.split_at(n as usize);
     Ok((k.to_vec(), a.to_vec()))
-}
-
-/// Key positions of EVAL/FCALL-style commands (`name script numkeys key…`),
-/// for COMMAND GETKEYS and client-side caching.
-pub fn script_keys(args: &[Bytes]) -> Vec<usize> {
-    let n = args
-        .get(2)
-        .and_then(|n| lattice_engine::number::parse_i64(n))
-        .unwrap_or(0);
-    if n <= 0 || (n as u64) > args.len().saturating_sub(3) as u64 {
-        return Vec::new();
-    }
-    (3..3 + n as usize).collect()
 }
 
 /// Splits a body's `#!lua flags=…` line off: (flags, code to compile). The

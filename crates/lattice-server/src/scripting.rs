@@ -80,20 +80,14 @@ impl lattice_script::Host for CoreHost<'_> {
             out.reply
         } else {
             let out = self.core.engine.read(spec, db, &args, self.time_ms, seed);
-            core_read_effects(self.core, &out.effects);
+            // Reads publish their notifications (key misses).
+            self.core.pubsub.notify_effects(&out.effects);
             out.reply
         }
     }
 
     fn db_count(&self) -> usize {
         self.core.engine.db_count()
-    }
-}
-
-/// Effects of a read inside a script (key-miss notifications).
-fn core_read_effects(core: &Core, effects: &[Effect]) {
-    if !effects.is_empty() {
-        core.pubsub.notify_effects(effects);
     }
 }
 
