@@ -306,7 +306,9 @@ impl LogStore {
     }
 
     /// Fsyncs everything appended so far, whatever `appendfsync` says
-    /// (SHUTDOWN and SIGTERM, as Redis fsyncs its AOF on the way out).
+    /// (SHUTDOWN and SIGTERM, as Redis fsyncs its AOF on the way out), and
+    /// trims the segment's preallocated zeros so the log ends at its last
+    /// record.
     pub async fn flush(&self) -> Result<(), String> {
         self.send_and_wait(|done| Io::Flush { done })
             .await
@@ -690,7 +692,11 @@ impl Writer {
                 }
             }
             Io::Flush { done } => {
-                let r = lock(&self.log).sync().and_then(|()| self.meta.sync());
+                let r = {
+                    let mut log = lock(&self.log);
+                    log.trim().and_then(|()| log.sync())
+                }
+                .and_then(|()| self.meta.sync());
                 let _ = done.send(r);
             }
             Io::SaveVote { vote, purged, done } => {

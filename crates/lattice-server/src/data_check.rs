@@ -74,7 +74,7 @@ fn check_log(dir: &Path, label: &str, entries: bool, out: &mut DirReport) {
         log.first_index().map_or("-".into(), |i| i.to_string()),
         log.last_index().map_or("-".into(), |i| i.to_string()),
     ));
-    if let Some(t) = &recovery.torn_tail {
+    if let Some(t) = recovery.torn_tail.as_ref().filter(|t| !t.zeros_only) {
         out.lines.push(format!(
             "{label}: torn tail in {}: start-up will truncate {} bytes ({})",
             t.file, t.bytes_cut, t.reason

@@ -30,7 +30,7 @@ pub trait LogBackend {
     fn read_at(&self, name: &str, offset: u64, len: usize) -> io::Result<Vec<u8>>;
     /// Current length of a file.
     fn file_len(&self, name: &str) -> io::Result<u64>;
-    /// Cuts a file to `len` bytes.
+    /// Cuts a file to `len` bytes (preallocated space past `len` included).
     fn truncate(&self, name: &str, len: u64) -> io::Result<()>;
     /// Deletes a file.
     fn remove(&self, name: &str) -> io::Result<()>;

@@ -255,6 +255,22 @@ impl<B: LogBackend> Log<B> {
         Ok(())
     }
 
+    /// Cuts the free space a preallocating backend keeps past the last
+    /// record (and marks the segment for the next sync), so a cleanly shut
+    /// down log ends at its last record. Appends after it preallocate again.
+    pub fn trim(&mut self) -> Result<(), StorageError> {
+        self.check_poison()?;
+        if let Some(seg) = self.segments.last() {
+            let name = seg.name.clone();
+            if let Err(e) = self.backend.truncate(&name, seg.end) {
+                self.poisoned = true;
+                return Err(StorageError::io(&name, e));
+            }
+            self.dirty.insert(name);
+        }
+        Ok(())
+    }
+
     /// Appends `entries`, whose indexes must run on contiguously from
     /// [`Log::next_index`]. Under [`FsyncPolicy::Always`] the whole batch is
     /// fsynced once before this returns (group commit). On any error the log
@@ -385,11 +401,18 @@ impl<B: LogBackend> Log<B> {
         Ok(())
     }
 
-    /// Seals the last segment (fsync, whatever the policy, so only the last
-    /// segment can ever be torn) and starts a new one at `first`.
+    /// Seals the last segment (trimmed to its last record and fsynced,
+    /// whatever the policy, so only the last segment can ever be torn or
+    /// hold free space) and starts a new one at `first`.
     fn roll(&mut self, first: u64) -> Result<(), StorageError> {
         if let Some(seg) = self.segments.last() {
             let name = seg.name.clone();
+            // A preallocating backend keeps zeros past the end; a sealed
+            // segment must end at its last record (recovery treats zeros
+            // as free space only in the last segment).
+            self.backend
+                .truncate(&name, seg.end)
+                .map_err(|e| StorageError::io(&name, e))?;
             if let Err(e) = self.backend.sync(&name) {
                 self.poisoned = true;
                 return Err(StorageError::SyncFailed {

@@ -4,8 +4,14 @@
 //!
 //! The rule: only the end of the LAST segment may be torn, because a segment
 //! is fsynced before its successor is created (see `Log::append`). So a bad
-//! or short record is a torn tail when it is in the last segment and nothing
-//! but zeros follows it; anywhere else it is [`StorageError::Corrupt`].
+//! or short record is a torn tail when it is in the last segment and either
+//! nothing but zeros follows it, or part of it that lies in one 512-byte
+//! disk sector is all zeros (a sector of the last write never reached the
+//! disk over preallocated zeros: etcd's WAL uses the same test); anywhere
+//! else it is [`StorageError::Corrupt`]. Zeros after the last record of the
+//! last segment are free space (a preallocating backend keeps them there):
+//! they are reported as a repair with [`TailRepair::zeros_only`] set, which
+//! cuts no record.
 
 use crate::format::{
     decode_record_header, decode_segment_header, encode_segment_header, parse_segment_name,
@@ -27,6 +33,9 @@ pub struct TailRepair {
     pub remove_file: bool,
     /// Why the tail is considered torn.
     pub reason: String,
+    /// Everything cut is zeros after the last whole record: preallocated
+    /// space or a length extended before its data, not a lost record.
+    pub zeros_only: bool,
 }
 
 /// What [`check`] found: the valid log, and the torn tail that opening
@@ -88,6 +97,24 @@ fn all_zero(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| *b == 0)
 }
 
+/// Disk sector size assumed by the torn-write test (the smallest there is).
+const SECTOR: usize = 512;
+
+/// Whether some piece of `bytes[from..to]` that lies within one 512-byte
+/// sector of the file is all zeros: that sector of the write was lost.
+fn has_zero_sector_piece(bytes: &[u8], from: usize, to: usize) -> bool {
+    let to = to.min(bytes.len());
+    let mut at = from;
+    while at < to {
+        let piece_end = ((at / SECTOR + 1) * SECTOR).min(to);
+        if bytes.get(at..piece_end).is_some_and(all_zero) {
+            return true;
+        }
+        at = piece_end;
+    }
+    false
+}
+
 pub(crate) fn scan<B: LogBackend>(backend: &B) -> Result<Scan, StorageError> {
     let mut names = Vec::new();
     for name in backend.list().map_err(|e| StorageError::io(".", e))? {
@@ -131,6 +158,7 @@ pub(crate) fn scan<B: LogBackend>(backend: &B) -> Result<Scan, StorageError> {
                         bytes_cut: bytes.len() as u64,
                         remove_file: true,
                         reason: "segment header torn while rolling".to_owned(),
+                        zeros_only: all_zero(&bytes),
                     });
                     break;
                 }
@@ -151,12 +179,14 @@ pub(crate) fn scan<B: LogBackend>(backend: &B) -> Result<Scan, StorageError> {
         }
         let (offsets, end, torn) = scan_records(&name, &bytes, first, is_last)?;
         if let Some(reason) = torn {
+            let cut = bytes.get(usize::try_from(end).unwrap_or(usize::MAX)..);
             repair = Some(TailRepair {
                 file: name.clone(),
                 valid_len: end,
                 bytes_cut: bytes.len() as u64 - end,
                 remove_file: false,
                 reason,
+                zeros_only: cut.is_some_and(all_zero),
             });
         }
         segments.push(ScannedSegment {
@@ -233,6 +263,9 @@ fn scan_records(
                 Some(_) if all_zero(rest.get(rec_len..).unwrap_or_default()) => {
                     torn("payload checksum mismatch in the last record")
                 }
+                Some(_) if is_last && has_zero_sector_piece(bytes, pos, pos + rec_len) => torn(
+                    "payload checksum mismatch in a record with a sector of zeros (torn write)",
+                ),
                 Some(_) => {
                     return Err(StorageError::corrupt(
                         name,
@@ -243,6 +276,8 @@ fn scan_records(
             }
         } else if all_zero(rest) {
             torn("trailing zeros")
+        } else if is_last && has_zero_sector_piece(bytes, pos, pos + RECORD_HEADER_LEN) {
+            torn("record header with a sector of zeros (torn write)")
         } else {
             return Err(StorageError::corrupt(
                 name,

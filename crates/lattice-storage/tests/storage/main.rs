@@ -1,7 +1,7 @@
 //! Integration tests of `lattice-storage`, one binary: behaviour of the log
 //! API (`basic`), faults (`faults`), torn-write crash recovery (`crash`), a
-//! model-based property test (`model`) and committed corrupt fixtures
-//! (`fixtures`).
+//! model-based property test (`model`), committed corrupt fixtures
+//! (`fixtures`) and preallocated segments (`prealloc`).
 
 // Test helpers outside #[test] fns panic on purpose when setup fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -11,6 +11,7 @@ mod crash;
 mod faults;
 mod fixtures;
 mod model;
+mod prealloc;
 
 use lattice_storage::{FsyncPolicy, Log, LogBackend, LogOptions};
 

@@ -1388,3 +1388,30 @@ fn appendfsync_can_be_switched_at_run_time() {
         Frame::Integer(5)
     );
 }
+
+#[test]
+fn preallocated_zeros_after_kill9_are_free_space_not_a_torn_tail() {
+    let s = start(&[]);
+    let mut c = s.raw();
+    set_keys(&mut c, "k", 50);
+    // The entry log keeps zeros ahead of its last record, so fsyncs write
+    // over blocks the file already has.
+    let seg = last_segment(s.dir.path());
+    let bytes = std::fs::read(&seg).unwrap();
+    assert!(
+        bytes.len() > 4096 && bytes.ends_with(&[0u8; 1024]),
+        "the segment is preallocated ({} bytes)",
+        bytes.len()
+    );
+    check_succeeds(s.dir.path());
+    let mut s = crash_restart(s, &[]);
+    assert_eq!(truncation_warning(&s), None, "zeros are not a torn tail");
+    let mut c = s.raw();
+    assert_keys(&mut c, "k", 50);
+    set_keys(&mut c, "m", 5);
+    // A clean shutdown trims the zeros: the log ends at its last record.
+    shutdown(&mut s, &[]);
+    let bytes = std::fs::read(last_segment(s.dir.path())).unwrap();
+    // `records` asserts the file ends with a whole record.
+    assert!(!records(&bytes).is_empty());
+}
