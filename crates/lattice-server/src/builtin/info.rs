@@ -78,14 +78,29 @@ fn section_clients(s: &Shared, out: &mut String) {
     );
 }
 
+/// Resident set size in bytes (`/proc/self/statm`), 0 where unavailable.
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
 fn section_memory(s: &Shared, out: &mut String) {
     let used = allocated_bytes() as u64;
     let peak = peak_bytes() as u64;
+    let rss = resident_bytes();
+    let frag = if used == 0 {
+        0.0
+    } else {
+        rss as f64 / used as f64
+    };
     let cfg = s.config();
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:mimalloc\r\n",
         human(used),
+        human(rss),
         human(peak),
         cfg.maxmemory,
         human(cfg.maxmemory),
