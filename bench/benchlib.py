@@ -1,16 +1,23 @@
-"""Helpers shared by the bench scripts (compare_redis.py, durable_compare.py, etcd_compare.py).
+"""Helpers shared by the bench scripts (compare_redis.py, durable_compare.py, etcd_compare.py,
+workloads_compare.py).
 
 Python 3.11 standard library only.
 """
 import atexit
 import csv
+import datetime
 import io
+import json
 import os
+import re
 import shlex
+import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,6 +68,15 @@ def info_field(port, section, field):
 
 # --- a minimal RESP2 client (no redis-cli process per poll) -----------------
 
+def resp_command(*args):
+    """One command as a RESP array of bulk strings (what clients send)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
 class RespError(Exception):
     """An error reply (-ERR ..., -LOADING ...) from the server."""
 
@@ -88,11 +104,7 @@ class Resp:
         self.sock.settimeout(timeout)
 
     def send(self, *args):
-        parts = [b"*%d\r\n" % len(args)]
-        for a in args:
-            b = a if isinstance(a, bytes) else str(a).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
-        self.sock.sendall(b"".join(parts))
+        self.sock.sendall(resp_command(*args))
 
     def read(self):
         line = self.rfile.readline()
@@ -392,3 +404,202 @@ def stale_warning(binary, hint="rebuild with cargo build --release, or pass --bu
         return (f"warning: {binary} is older than {os.path.relpath(newest_path, ROOT)}; "
                 f"the binary may be stale ({hint})")
     return None
+
+
+def command_line():
+    """How this script was invoked, as a copy-pasteable python3 command."""
+    return shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), os.getcwd())] + sys.argv[1:])
+
+
+def timestamp():
+    return datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def require_tools(tools, hint="apt-get install redis-server redis-tools"):
+    """Exit with a clear message if a command is not on PATH."""
+    for tool in tools:
+        if not shutil.which(tool):
+            sys.exit(f"error: {tool} not found on PATH ({hint})")
+
+
+def require_binary(path, label, hint):
+    """The absolute path of an executable file, or exit naming what to do."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        sys.exit(f"error: {label} binary {path} not found or not executable ({hint})")
+    return path
+
+
+# --- load generators and loaders, with errors that name the server --------------
+
+def run_redis_benchmark(server, tests, requests, clients, pipeline, timeout=None):
+    """redis_benchmark() against a Server; ServerError (with the server's log) on failure
+    or when a test in `tests` reported nothing."""
+    try:
+        rows = redis_benchmark(server.port, tests, requests, clients, pipeline, timeout=timeout)
+    except subprocess.CalledProcessError as e:
+        raise ServerError(f"redis-benchmark against {server.name} failed (exit {e.returncode}): "
+                          f"{(e.stderr or '').strip()[-800:]}\n  server log {server.log_path}") from None
+    except subprocess.TimeoutExpired:
+        raise ServerError(f"redis-benchmark against {server.name} did not finish within {timeout}s") from None
+    missing = [t for t in tests.upper().split(",") if t not in rows]
+    if missing:
+        raise ServerError(f"redis-benchmark against {server.name} reported no result for {missing}")
+    if server.proc.poll() is not None:
+        server._died(f"during redis-benchmark -t {tests}")
+    return rows
+
+
+def run_lattice_bench(server, argv, timeout):
+    """Run lattice-bench (argv[0] is its binary) against a Server; its JSON report, with
+    "argv" added. ServerError on a failed run, error replies or a dead server."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ServerError(f"lattice-bench did not finish within {timeout}s: {shlex.join(argv)}") from None
+    try:
+        report = json.loads(out.stdout)
+    except ValueError:
+        raise ServerError(f"lattice-bench failed (exit {out.returncode}): {out.stderr.strip()[-800:]}\n"
+                          f"  command: {shlex.join(argv)}\n  server log {server.log_path}") from None
+    if report.get("errors"):
+        raise ServerError(f"lattice-bench against {server.name}: {report['errors']} errors of "
+                          f"{report['requests']}: {report.get('error_samples')}\n  command: {shlex.join(argv)}\n"
+                          f"  server log {server.log_path}")
+    if server.proc.poll() is not None:
+        server._died(f"during {shlex.join(argv[1:])}")
+    report["argv"] = argv
+    return report
+
+
+def redis_cli_pipe(server, path, expect_replies, timeout=600):
+    """Feed a file of RESP commands to the server with `redis-cli --pipe` (mass insertion);
+    ServerError unless every one of expect_replies replies came back without error."""
+    with open(path, "rb") as fh:
+        try:
+            out = subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], stdin=fh, capture_output=True,
+                                 text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ServerError(f"redis-cli --pipe < {path} into {server.name} took over {timeout}s") from None
+    m = re.search(r"errors: (\d+), replies: (\d+)", out.stdout)
+    if out.returncode != 0 or not m or int(m.group(1)) != 0 or int(m.group(2)) != expect_replies:
+        raise ServerError(f"redis-cli --pipe < {path} into {server.name}: exit {out.returncode}, "
+                          f"expected {expect_replies} replies and no errors:\n  {out.stdout.strip()[-600:]} "
+                          f"{out.stderr.strip()[-400:]}\n  server log {server.log_path}")
+
+
+def proc_rss(pid):
+    """Resident set size of a live process in bytes (None if unknown)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# --- a work dir of data dirs and logs, with at most one server running -------------
+
+class Workspace:
+    """A temp dir holding numbered data dirs and server logs. Tracks the one server
+    running now so cleanup() can stop it; servers never run together."""
+
+    def __init__(self, prefix, parent=None, keep=False):
+        self.path = tempfile.mkdtemp(prefix=prefix, dir=parent)
+        self.keep = keep
+        self.seq = 0
+        self.current = None
+
+    def fresh_dir(self, tag):
+        self.seq += 1
+        path = os.path.join(self.path, f"{self.seq:03d}-{tag}")
+        os.makedirs(path)
+        return path
+
+    def start(self, name, argv_for, tag, ready_timeout=60):
+        """Start Server(name, argv_for(port, data_dir)) on a fresh data dir and wait for PING.
+        Stop it with stop(); only one at a time."""
+        if self.current is not None:
+            raise RuntimeError(f"{self.current.name} is still running")
+        data = self.fresh_dir(tag)
+        port = free_port()
+        s = Server(name, argv_for(port, data), port, os.path.join(self.path, f"{self.seq:03d}-{tag}.log"))
+        s.data_dir = data
+        self.current = s
+        s.start(timeout=ready_timeout)
+        return s
+
+    def stop(self, s, *mode, timeout=120):
+        """SHUTDOWN [mode], kill if still there, drop its data dir (unless keep);
+        ServerError on a non-zero exit."""
+        try:
+            rc, _ = s.shutdown(*mode, timeout=timeout)
+            if rc != 0:
+                raise ServerError(f"{s.name} exited with code {rc} after SHUTDOWN {' '.join(mode)}; "
+                                  f"log {s.log_path}")
+        finally:
+            self.discard(s)
+
+    def discard(self, s):
+        """Kill without ceremony (error paths); drop its data dir (unless keep)."""
+        s.kill()
+        if self.current is s:
+            self.current = None
+        if not self.keep and getattr(s, "data_dir", None):
+            shutil.rmtree(s.data_dir, ignore_errors=True)
+
+    def cleanup(self):
+        if self.current is not None:
+            self.discard(self.current)
+        if self.keep:
+            print(f"kept work dir {self.path}")
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --- summaries: medians, ratios and tables ------------------------------------------
+
+def med(xs):
+    """Median of the values that are not None (None if there are none)."""
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is 0."""
+    return a / b if a is not None and b else None
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def fmt_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _cells(rows, specs):
+    return [[c if s is None else fmt(c, s) for c, s in zip(row, specs)] for row in rows]
+
+
+def text_table(head, rows, specs, left=1):
+    """Aligned plain-text table: the first `left` columns left-aligned, the rest right.
+    specs: a format spec per column, None for cells that are already text."""
+    cells = [head] + _cells(rows, specs)
+    w = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w[i]) if i < left else c.rjust(w[i]) for i, c in enumerate(row))
+                     for row in cells)
+
+
+def md_table(head, rows, specs, left=1):
+    """The same table as markdown."""
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] * left + ["---:"] * (len(head) - left)) + "|"]
+    for row in _cells(rows, specs):
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

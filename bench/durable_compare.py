@@ -28,7 +28,6 @@ import datetime
 import os
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +35,9 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (ROOT, Server, ServerError, dir_size, exit_on_sigterm, free_port, fs_type,  # noqa: E402
-                      git_rev, mem_gib, parse_info, redis_benchmark, stale_warning, version)
+from benchlib import (ROOT, Server, ServerError, dir_size, exit_on_sigterm, fmt, fmt_bytes,  # noqa: E402
+                      free_port, fs_type, git_rev, md_table, med, mem_gib, parse_info, ratio,
+                      run_redis_benchmark, stale_warning, text_table, version)
 
 SERVERS = ("redis", "lattice")
 LABEL = {"redis": "Redis", "lattice": "Lattice"}
@@ -135,18 +135,8 @@ class Bench:
                     if r == 0:
                         self.check_config(s, section)
                     t0 = time.monotonic()
-                    try:
-                        rows = redis_benchmark(s.port, a.tests, a.requests, a.clients, a.pipeline,
+                    rows = run_redis_benchmark(s, a.tests, a.requests, a.clients, a.pipeline,
                                                timeout=a.bench_timeout)
-                    except subprocess.CalledProcessError as e:
-                        raise ServerError(f"redis-benchmark against {s.name} failed (exit {e.returncode}): "
-                                          f"{(e.stderr or '').strip()[-800:]}\n  server log {s.log_path}") from None
-                    except subprocess.TimeoutExpired:
-                        raise ServerError(f"redis-benchmark against {s.name} did not finish within "
-                                          f"{a.bench_timeout}s (--bench-timeout)") from None
-                    missing = [t for t in a.tests.upper().split(",") if t not in rows]
-                    if missing:
-                        raise ServerError(f"redis-benchmark against {s.name} reported no result for {missing}")
                     elapsed = time.monotonic() - t0
                     keys[name].append(s.cmd("DBSIZE", timeout=60))
                     print(f"  round {r + 1} {LABEL[name]:<8} "
@@ -279,27 +269,6 @@ class Bench:
 
 # --- formatting --------------------------------------------------------------------
 
-def fmt_bytes(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
-def ratio(lat, red):
-    if lat is None or red is None or not red:
-        return None
-    return lat / red
-
-
-def f(v, spec):
-    return "-" if v is None else format(v, spec)
-
-
-def med(xs):
-    return statistics.median(xs) if xs else None
-
-
 def summarize(args, out):
     """Rows of the summary: throughput rows and restart rows (medians)."""
     tp = []
@@ -343,38 +312,27 @@ TP_SPEC = [None, None, ".0f", ".0f", ".2f", ".3f", ".3f", ".2f", ".3f", ".3f", "
 RS_HEAD = ["metric", "redis", "lattice", "ratio"]
 
 
+def _rs_cells(rs):
+    """Restart/disk rows carry their own format spec (last item): format them here."""
+    return [[r[0], fmt(r[1], r[4]), fmt(r[2], r[4]), fmt(r[3], ".2f")] for r in rs]
+
+
 def text_tables(tp, rs):
-    lines = []
+    parts = []
     if tp:
-        cells = [TP_HEAD] + [[c if s is None else f(c, s) for c, s in zip(row, TP_SPEC)] for row in tp]
-        w = [max(len(r[i]) for r in cells) for i in range(len(TP_HEAD))]
-        for row in cells:
-            lines.append("  ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(row)))
+        parts.append(text_table(TP_HEAD, tp, TP_SPEC, left=2))
     if rs:
-        if lines:
-            lines.append("")
-        cells = [RS_HEAD] + [[r[0], f(r[1], r[4]), f(r[2], r[4]), f(r[3], ".2f")] for r in rs]
-        w = [max(len(r[i]) for r in cells) for i in range(4)]
-        for row in cells:
-            lines.append("  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(row)))
-    return "\n".join(lines)
+        parts.append(text_table(RS_HEAD, _rs_cells(rs), [None] * 4))
+    return "\n\n".join(parts)
 
 
 def md_tables(tp, rs):
-    lines = []
+    parts = []
     if tp:
-        lines.append("| " + " | ".join(TP_HEAD) + " |")
-        lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(TP_HEAD) - 2)) + "|")
-        for row in tp:
-            lines.append("| " + " | ".join(c if s is None else f(c, s) for c, s in zip(row, TP_SPEC)) + " |")
+        parts.append(md_table(TP_HEAD, tp, TP_SPEC, left=2))
     if rs:
-        if lines:
-            lines.append("")
-        lines.append("| " + " | ".join(RS_HEAD) + " |")
-        lines.append("|---|---:|---:|---:|")
-        for r in rs:
-            lines.append(f"| {r[0]} | {f(r[1], r[4])} | {f(r[2], r[4])} | {f(r[3], '.2f')} |")
-    return "\n".join(lines)
+        parts.append(md_table(RS_HEAD, _rs_cells(rs), [None] * 4))
+    return "\n\n".join(parts)
 
 
 # --- main -----------------------------------------------------------------------------

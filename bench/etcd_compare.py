@@ -40,7 +40,6 @@ import os
 import resource
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,8 @@ import urllib.request
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (ROOT, POLL, Server, ServerError, exit_on_sigterm, free_port, fs_type,  # noqa: E402
-                      git_rev, mem_gib, stale_warning, tail, version)
+                      git_rev, md_table, med, mem_gib, ratio, run_lattice_bench, stale_warning, tail,
+                      text_table, version)
 
 LATTICE_FLAGS = ["--appendonly", "yes", "--appendfsync", "always"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -190,24 +190,7 @@ class Bench:
         return report
 
     def run_bench(self, server, argv):
-        a = self.args
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=a.bench_timeout)
-        except subprocess.TimeoutExpired:
-            raise ServerError(f"lattice-bench did not finish within {a.bench_timeout}s: {shlex.join(argv)}") from None
-        try:
-            report = json.loads(out.stdout)
-        except ValueError:
-            raise ServerError(f"lattice-bench failed (exit {out.returncode}): {out.stderr.strip()[-800:]}\n"
-                              f"  command: {shlex.join(argv)}\n  server log {server.log_path}") from None
-        if report.get("errors"):
-            raise ServerError(f"lattice-bench against {server.name}: {report['errors']} errors of "
-                              f"{report['requests']}: {report.get('error_samples')}\n  command: {shlex.join(argv)}\n"
-                              f"  server log {server.log_path}")
-        if server.proc.poll() is not None:
-            server._died(f"during {shlex.join(argv[1:])}")
-        report["argv"] = argv
-        return report
+        return run_lattice_bench(server, argv, self.args.bench_timeout)
 
     def round_server(self, name, r):
         """All workloads against one fresh server; returns {test: report}."""
@@ -244,19 +227,6 @@ class Bench:
 
 # --- summary -------------------------------------------------------------------------
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def ratio(a, b):
-    return a / b if a is not None and b else None
-
-
-def f(v, spec):
-    return "-" if v is None else format(v, spec)
-
-
 HEAD = ["workload", "lattice", "etcd", "lattice ops/s", "etcd ops/s", "ratio", "lattice p50", "etcd p50",
         "p50 ratio", "lattice p99", "etcd p99", "p99 ratio"]
 SPEC = [None, None, None, ".0f", ".0f", ".2f", ".3f", ".3f", ".2f", ".3f", ".3f", ".2f"]
@@ -286,21 +256,6 @@ def summarize(args, results):
                      m["l"]["p99"], m["e"]["p99"], ratio(m["l"]["p99"], m["e"]["p99"])])
         cpu.append([label, m["l"]["scpu"], m["e"]["scpu"], m["l"]["ccpu"], m["e"]["ccpu"]])
     return rows, cpu
-
-
-def text_table(head, rows, specs, left=1):
-    cells = [head] + [[c if s is None else f(c, s) for c, s in zip(row, specs)] for row in rows]
-    w = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w[i]) if i < left else c.rjust(w[i]) for i, c in enumerate(row))
-                     for row in cells)
-
-
-def md_table(head, rows, specs, left=1):
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join(["---"] * left + ["---:"] * (len(head) - left)) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(c if s is None else f(c, s) for c, s in zip(row, specs)) + " |")
-    return "\n".join(lines)
 
 
 # --- main ------------------------------------------------------------------------------
