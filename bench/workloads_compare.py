@@ -21,8 +21,8 @@ Sections (all by default; pick one with --only):
               sets:   100,000 sets of 10 small integers (0..999)
             loaded identically into each server as one RESP stream through
             `redis-cli --pipe`; also OBJECT ENCODING, MEMORY USAGE of one key,
-            RSS, and used_memory again after 1100 single writes (Lattice with
-            appendonly no keeps its newest 1024 applied log entries in memory,
+            RSS, and used_memory again after a few single writes (Lattice with
+            appendonly no keeps its newest 8 applied log entries in memory,
             and a pipelined load packs many commands into each entry).
 
 Each round starts each server on a fresh data dir (in a temp dir), runs the
@@ -57,7 +57,7 @@ SECTIONS = ("conns500", "mixed", "memory")
 # Lattice with appendonly no keeps this many applied log entries in memory
 # (MEMORY_KEEP in crates/lattice-raft/src/log_store.rs); single writes past it
 # push the entries of a pipelined load out.
-LOG_WINDOW = 1024
+LOG_WINDOW = 8
 DRAIN_WRITES = LOG_WINDOW + 76
 DRAIN_KEY = "workloads_compare:drain"
 

@@ -41,8 +41,12 @@ use crate::{Entry, LogId, TypeConfig};
 
 type StoreResult<T> = Result<T, StorageError<u64>>;
 
-/// Applied entries kept in memory with `appendonly no`.
-const MEMORY_KEEP: u64 = 1024;
+/// Applied entries kept in memory with `appendonly no`. Small: an entry
+/// can carry a whole pipelined burst (up to 1024 commands with their
+/// values), so 1024 of them held a copy of most of a freshly loaded dataset
+/// (4-7x Redis's used_memory after a `redis-cli --pipe` load, measured by
+/// bench/workloads_compare.py).
+const MEMORY_KEEP: u64 = 8;
 
 fn io_err(e: impl std::error::Error + 'static) -> StorageError<u64> {
     StorageError::IO {
