@@ -37,6 +37,7 @@ use crate::exec::Exec;
 use crate::keyspace::{Entry, FastHasher};
 use crate::number::{arg_i64, parse_f64, parse_i64};
 use crate::types::hash::{HashTable, HashValue};
+use crate::types::intset::IntSet;
 use crate::types::list::ListValue;
 use crate::types::listpack::Listpack;
 use crate::types::set::{SetTable, SetValue};
@@ -405,18 +406,13 @@ fn save_string(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// Redis's intset blob: the narrowest width holding every value.
-fn intset_blob(values: &[i64]) -> Vec<u8> {
-    let width: usize = if values.iter().all(|v| i16::try_from(*v).is_ok()) {
-        2
-    } else if values.iter().all(|v| i32::try_from(*v).is_ok()) {
-        4
-    } else {
-        8
-    };
-    let mut out = Vec::with_capacity(8 + values.len() * width);
+fn intset_blob(set: &IntSet) -> Vec<u8> {
+    // The set's own width, as Redis writes its intset (which never narrows).
+    let width = set.width();
+    let mut out = Vec::with_capacity(8 + set.len() * width);
     out.extend_from_slice(&(width as u32).to_le_bytes());
-    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
-    for v in values {
+    out.extend_from_slice(&(set.len() as u32).to_le_bytes());
+    for v in set.iter() {
         out.extend_from_slice(v.to_le_bytes().get(..width).unwrap_or_default());
     }
     out
@@ -602,7 +598,7 @@ pub(crate) fn write_value_exact(
             HashValue::Table(t) => {
                 out.push(RDB_TYPE_HASH);
                 save_len(out, t.len());
-                for (f, v) in t {
+                for (f, v) in t.iter() {
                     save_string_with(out, f, lzf);
                     save_string_with(out, v, lzf);
                 }
@@ -1113,7 +1109,7 @@ fn exact_set_table(r: &mut Reader<'_>) -> Load<Value> {
     if t.is_empty() {
         return Err(Bad);
     }
-    Ok(Value::Set(Box::new(SetValue::Table(t))))
+    Ok(Value::Set(Box::new(SetValue::Table(Box::new(t)))))
 }
 
 /// A set listpack in the written order (or a table, in that order, if it
@@ -1153,7 +1149,7 @@ fn exact_hash_table(r: &mut Reader<'_>) -> Load<Value> {
     if t.is_empty() {
         return Err(Bad);
     }
-    Ok(Value::Hash(Box::new(HashValue::Table(t))))
+    Ok(Value::Hash(Box::new(HashValue::Table(Box::new(t)))))
 }
 
 /// A sorted set's large form, its member map in the written order.

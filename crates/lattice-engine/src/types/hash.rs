@@ -24,8 +24,8 @@ pub type HashTable = IndexMap<Box<[u8]>, Box<[u8]>, FastHasher>;
 pub enum HashValue {
     /// field, value, field, value … (small)
     Listpack(Listpack),
-    /// field → value (large)
-    Table(HashTable),
+    /// field → value (large; boxed so a small hash is not the table's size)
+    Table(Box<HashTable>),
 }
 
 impl Default for HashValue {
@@ -201,7 +201,7 @@ impl HashValue {
             for (f, v) in self.iter() {
                 t.insert(f.into(), v.into());
             }
-            *self = HashValue::Table(t);
+            *self = HashValue::Table(Box::new(t));
         }
     }
 

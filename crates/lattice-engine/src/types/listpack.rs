@@ -118,8 +118,19 @@ impl Listpack {
         self.iter().nth(idx)
     }
 
+    /// Makes room for `needed` more bytes, growing by a quarter rather than
+    /// doubling: small encodings are most of a dataset of small keys, and
+    /// Vec's doubling left up to half of each buffer unused (Redis reallocs
+    /// its listpacks to the exact size).
+    fn grow_for(&mut self, needed: usize) {
+        if self.buf.capacity() - self.buf.len() < needed {
+            self.buf.reserve_exact(needed.max(self.buf.len() / 4));
+        }
+    }
+
     /// Appends an entry.
     pub fn push_back(&mut self, item: &[u8]) {
+        self.grow_for(item.len() + 10);
         put_len(&mut self.buf, item.len());
         self.buf.extend_from_slice(item);
         self.count += 1;
@@ -134,6 +145,7 @@ impl Listpack {
     pub fn insert(&mut self, idx: usize, item: &[u8]) {
         let off = self.offset_of(idx.min(self.len()));
         let enc = encoded(item);
+        self.grow_for(enc.len());
         self.buf.splice(off..off, enc);
         self.count += 1;
     }

@@ -3,6 +3,7 @@
 //! by the `*-max-listpack-*` / `set-max-intset-entries` thresholds.
 
 pub mod hash;
+pub mod intset;
 pub mod list;
 pub mod listpack;
 pub mod set;

@@ -20,6 +20,7 @@
 
 use indexmap::IndexSet;
 
+use super::intset::{self, IntSet};
 use super::listpack::{self, Listpack};
 use crate::config::EngineConfig;
 use crate::keyspace::FastHasher;
@@ -34,17 +35,18 @@ const INTSET_MAX_ENTRIES_CAP: usize = 1 << 30;
 /// A set's value.
 #[derive(Debug, Clone)]
 pub enum SetValue {
-    /// Sorted integers.
-    Intset(Vec<i64>),
+    /// Sorted integers at the narrowest width.
+    Intset(IntSet),
     /// Small sets of strings.
     Listpack(Listpack),
-    /// Large sets.
-    Table(SetTable),
+    /// Large sets (boxed: the table's header would double the size of
+    /// every small set).
+    Table(Box<SetTable>),
 }
 
 impl Default for SetValue {
     fn default() -> Self {
-        SetValue::Intset(Vec::new())
+        SetValue::Intset(IntSet::new())
     }
 }
 
@@ -75,7 +77,7 @@ impl Member<'_> {
 /// Iterator over a set's members, in encoding order.
 pub enum Iter<'a> {
     /// Over an intset (ascending).
-    Intset(std::slice::Iter<'a, i64>),
+    Intset(intset::Iter<'a>),
     /// Over a listpack.
     Listpack(listpack::Iter<'a>),
     /// Over a table.
@@ -87,7 +89,7 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Member<'a>> {
         match self {
-            Iter::Intset(it) => it.next().map(|n| Member::Int(*n)),
+            Iter::Intset(it) => it.next().map(Member::Int),
             Iter::Listpack(it) => it.next().map(Member::Bytes),
             Iter::Table(it) => it.next().map(|m| Member::Bytes(m)),
         }
@@ -98,7 +100,7 @@ impl<'a> Iterator for Iter<'a> {
 /// into a vector of slices once (it is small), the others are indexed directly.
 pub enum Indexed<'a> {
     /// The intset.
-    Intset(&'a [i64]),
+    Intset(&'a IntSet),
     /// The listpack's members.
     Members(Vec<&'a [u8]>),
     /// The table.
@@ -109,7 +111,7 @@ impl<'a> Indexed<'a> {
     /// The member at position `i`.
     pub fn get(&self, i: usize) -> Option<Member<'a>> {
         match self {
-            Indexed::Intset(v) => v.get(i).map(|n| Member::Int(*n)),
+            Indexed::Intset(v) => v.get(i).map(Member::Int),
             Indexed::Members(v) => v.get(i).map(|m| Member::Bytes(m)),
             Indexed::Table(t) => t.get_index(i).map(|m| Member::Bytes(m)),
         }
@@ -131,14 +133,14 @@ impl SetValue {
     /// count, so a big SADD starts as a table).
     pub fn with_hint(first: &[u8], size_hint: usize, cfg: &EngineConfig) -> SetValue {
         if parse_i64(first).is_some() && size_hint <= intset_max_entries(cfg) {
-            SetValue::Intset(Vec::new())
+            SetValue::Intset(IntSet::new())
         } else if size_hint <= cfg.set_max_listpack_entries {
             SetValue::Listpack(Listpack::new())
         } else {
-            SetValue::Table(SetTable::with_capacity_and_hasher(
+            SetValue::Table(Box::new(SetTable::with_capacity_and_hasher(
                 size_hint,
                 FastHasher::default(),
-            ))
+            )))
         }
     }
 
@@ -173,7 +175,7 @@ impl SetValue {
     /// Approximate heap bytes.
     pub fn mem_usage(&self) -> usize {
         match self {
-            SetValue::Intset(v) => v.capacity() * 8,
+            SetValue::Intset(v) => v.heap_size(),
             SetValue::Listpack(lp) => lp.heap_size(),
             SetValue::Table(t) => t.iter().map(|m| 24 + super::bytes_heap(m)).sum(),
         }
@@ -182,7 +184,7 @@ impl SetValue {
     /// Whether `member` is in the set.
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            SetValue::Intset(v) => parse_i64(member).is_some_and(|n| v.binary_search(&n).is_ok()),
+            SetValue::Intset(v) => parse_i64(member).is_some_and(|n| v.contains(n)),
             SetValue::Listpack(lp) => lp.find(member, 0, 1).is_some(),
             SetValue::Table(t) => t.contains(member),
         }
@@ -194,10 +196,9 @@ impl SetValue {
         match self {
             SetValue::Intset(v) => {
                 if let Some(n) = parse_i64(member) {
-                    let Err(pos) = v.binary_search(&n) else {
+                    if !v.insert(n) {
                         return false;
-                    };
-                    v.insert(pos, n);
+                    }
                     if v.len() > intset_max_entries(cfg) {
                         self.convert_to_table();
                     }
@@ -205,7 +206,7 @@ impl SetValue {
                 }
                 // A non-integer cannot be in an intset: it is new.
                 let widest = match (v.first(), v.last()) {
-                    (Some(&lo), Some(&hi)) => digits10(lo).max(digits10(hi)),
+                    (Some(lo), Some(hi)) => digits10(lo).max(digits10(hi)),
                     _ => 0,
                 };
                 if v.len() < cfg.set_max_listpack_entries
@@ -251,13 +252,7 @@ impl SetValue {
                 let Some(n) = parse_i64(member) else {
                     return false;
                 };
-                match v.binary_search(&n) {
-                    Ok(pos) => {
-                        v.remove(pos);
-                        true
-                    }
-                    Err(_) => false,
-                }
+                v.remove(n)
             }
             SetValue::Listpack(lp) => match lp.find(member, 0, 1) {
                 Some(i) => {
@@ -295,7 +290,7 @@ impl SetValue {
             let mut lp = Listpack::new();
             let mut buf = itoa::Buffer::new();
             for n in v.iter() {
-                lp.push_back(buf.format(*n).as_bytes());
+                lp.push_back(buf.format(n).as_bytes());
             }
             *self = SetValue::Listpack(lp);
         }
@@ -310,7 +305,7 @@ impl SetValue {
         for m in self.iter() {
             t.insert(m.with_bytes(|b| Box::<[u8]>::from(b)));
         }
-        *self = SetValue::Table(t);
+        *self = SetValue::Table(Box::new(t));
     }
 
     /// Visits up to `count` members of the table encoding from `cursor` (0
