@@ -48,7 +48,7 @@ pub use config::{EngineConfig, EvictionPolicy};
 pub use effect::{Effect, EventClass};
 pub use error::CmdError;
 pub use exec::Exec;
-pub use keyspace::{Db, Entry, Key};
+pub use keyspace::{Db, Entry, FastHasher, Key};
 pub use reply::Reply;
 pub use snapshot::{SnapshotError, SnapshotView};
 pub use value::{StrValue, Value, ValueType};

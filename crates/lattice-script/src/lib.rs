@@ -146,6 +146,12 @@ impl Default for ScriptControl {
 }
 
 impl ScriptControl {
+    /// Whether a script runs now (one atomic load: the per-command fast
+    /// path of the busy gate).
+    pub fn is_running(&self) -> bool {
+        self.started.load(Ordering::Acquire) != 0
+    }
+
     /// How long the running script has run, if one runs.
     pub fn running_for(&self) -> Option<Duration> {
         let s = self.started.load(Ordering::Acquire);

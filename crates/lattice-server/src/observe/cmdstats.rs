@@ -102,7 +102,10 @@ pub struct Lookup {
 /// Every command's slot.
 pub struct Registry {
     entries: Vec<Entry>,
-    by_name: HashMap<Box<[u8]>, usize>,
+    /// Looked up once per command: the engine's fast hasher, not SipHash
+    /// (which showed in `-P 16` profiles; names are not attacker-chosen keys
+    /// of a growing table).
+    by_name: HashMap<Box<[u8]>, usize, lattice_engine::FastHasher>,
 }
 
 impl Default for Registry {
@@ -115,7 +118,7 @@ impl Registry {
     /// One slot per command and subcommand of the engine's table.
     pub fn new() -> Self {
         let mut entries = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(lattice_engine::FastHasher::default());
         for spec in all_commands() {
             let top = entries.len();
             by_name.insert(spec.name.as_bytes().into(), top);
