@@ -385,7 +385,20 @@ def git_rev():
         return "?"
 
 
-def stale_warning(binary, hint="rebuild with cargo build --release, or pass --build"):
+def cargo_build(targets=("lattice",), no_build=False):
+    """`cargo build --release --bin T ...` so a script runs from a clean checkout
+    with one command; skipped with --no-build or BENCH_NO_BUILD=1 (then the
+    binary must exist). A no-op build takes about a second."""
+    if no_build or os.environ.get("BENCH_NO_BUILD"):
+        return
+    cmd = ["cargo", "build", "--release"]
+    for t in targets:
+        cmd += ["--bin", t]
+    print("$ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def stale_warning(binary, hint="rebuild with cargo build --release, or drop --no-build"):
     """A warning if any Rust source under crates/ is newer than the binary."""
     try:
         built = os.path.getmtime(binary)

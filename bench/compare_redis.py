@@ -23,7 +23,7 @@ import tempfile
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import ROOT, free_port, info_field, redis_benchmark, wait_ready  # noqa: E402
+from benchlib import ROOT, cargo_build, free_port, info_field, redis_benchmark, wait_ready  # noqa: E402
 
 
 def start_redis(workdir):
@@ -59,8 +59,7 @@ def main():
     for tool in ("redis-server", "redis-benchmark", "redis-cli"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install redis-server redis-tools")
-    if not os.environ.get("BENCH_NO_BUILD"):
-        subprocess.run(["cargo", "build", "--release", "--bin", "lattice"], cwd=ROOT, check=True)
+    cargo_build(("lattice",))
 
     work = tempfile.mkdtemp(prefix="lattice-bench-")
     for sub in ("r", "l"):

@@ -17,7 +17,8 @@ Three sections (all by default; pick one with --only):
            spawn until DBSIZE answers K. Also the data dir size on disk.
 
 Prints a summary table; --markdown FILE appends it (with the command line and
-machine note) to FILE. Does not build Lattice unless --build is given.
+machine note) to FILE. Builds Lattice first (cargo build --release --bin
+lattice) unless --no-build or BENCH_NO_BUILD=1.
 
 Usage: python3 bench/durable_compare.py [--quick] [--only durable|memory|restart]
        [--rounds N] [--requests N] [--restart-keys N] [--markdown FILE] ...
@@ -35,7 +36,7 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (ROOT, Server, ServerError, dir_size, exit_on_sigterm, fmt, fmt_bytes,  # noqa: E402
+from benchlib import (ROOT, Server, ServerError, cargo_build, dir_size, exit_on_sigterm, fmt, fmt_bytes,  # noqa: E402
                       free_port, fs_type, git_rev, md_table, med, mem_gib, parse_info, ratio,
                       run_redis_benchmark, stale_warning, text_table, version)
 
@@ -354,7 +355,8 @@ def parse_args(argv=None):
                     help="comma list of servers to run, e.g. 'redis' to run only the Redis half (default both)")
     ap.add_argument("--lattice-bin", default=os.path.join(ROOT, "target", "release", "lattice"),
                     help="Lattice binary (default target/release/lattice)")
-    ap.add_argument("--build", action="store_true", help="cargo build --release --bin lattice first")
+    ap.add_argument("--no-build", action="store_true",
+                    help="do not run cargo build --release --bin lattice first (also BENCH_NO_BUILD=1)")
     ap.add_argument("--markdown", metavar="FILE", help="append the summary as markdown to FILE")
     ap.add_argument("--workdir", help="parent directory for the fresh data dirs (default: system temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep data dirs and server logs")
@@ -393,8 +395,7 @@ def main(argv=None):
             sys.exit(f"error: {tool} not found on PATH (apt-get install redis-server redis-tools)")
     if "lattice" in args.servers:
         args.lattice_bin = os.path.abspath(args.lattice_bin)
-        if args.build:
-            subprocess.run(["cargo", "build", "--release", "--bin", "lattice"], cwd=ROOT, check=True)
+        cargo_build(("lattice",), args.no_build)
         if not os.path.isfile(args.lattice_bin) or not os.access(args.lattice_bin, os.X_OK):
             sys.exit(f"error: Lattice binary {args.lattice_bin} not found or not executable "
                      f"(cargo build --release, or --lattice-bin PATH, or --servers redis)")

@@ -29,8 +29,8 @@ Each round starts each server on a fresh data dir (in a temp dir), runs the
 section's loads and shuts it down; only one server runs at a time and the
 order alternates between rounds (A B, B A, ...). Medians over --rounds;
 ratios are Lattice / Redis. --markdown FILE appends the summary to FILE.
-It never builds Lattice: it runs target/release/lattice and
-target/release/lattice-bench (cargo build --release first).
+It builds what it runs first (cargo build --release --bin lattice --bin
+lattice-bench) unless --no-build or BENCH_NO_BUILD=1.
 
 Usage: python3 bench/workloads_compare.py [--quick] [--only conns500|mixed|memory]
        [--rounds N] [--markdown FILE] ...
@@ -44,7 +44,7 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (ROOT, ServerError, Workspace, command_line, exit_on_sigterm, fmt,  # noqa: E402
+from benchlib import (ROOT, ServerError, Workspace, cargo_build, command_line, exit_on_sigterm, fmt,  # noqa: E402
                       git_rev, md_table, med, mem_gib, proc_rss, ratio, redis_cli_pipe,
                       require_binary, require_tools, resp_command, run_lattice_bench, run_redis_benchmark,
                       stale_warning, text_table, timestamp, version)
@@ -324,6 +324,8 @@ def parse_args(argv=None):
     g.add_argument("--set-members", type=int, default=10, help="integers per set, at most 1000 (default 10)")
     ap.add_argument("--lattice-bin", default=os.path.join(ROOT, "target", "release", "lattice"))
     ap.add_argument("--bench-bin", default=os.path.join(ROOT, "target", "release", "lattice-bench"))
+    ap.add_argument("--no-build", action="store_true",
+                    help="do not run cargo build --release first (also BENCH_NO_BUILD=1)")
     ap.add_argument("--markdown", metavar="FILE", help="append the summary as markdown to FILE")
     ap.add_argument("--workdir", help="parent directory of the data dirs (default: system temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep data dirs, server logs and RESP files")
@@ -358,7 +360,8 @@ def main(argv=None):
     args = parse_args(argv)
     exit_on_sigterm()
     require_tools(["redis-server", "redis-cli", "redis-benchmark"])
-    hint = "this script does not build: run cargo build --release first, or pass --lattice-bin/--bench-bin"
+    cargo_build(("lattice", "lattice-bench"), args.no_build)
+    hint = "cargo build --release, or pass --lattice-bin/--bench-bin"
     args.lattice_bin = require_binary(args.lattice_bin, "Lattice", hint)
     sections = [args.only] if args.only else list(SECTIONS)
     if "mixed" in sections:
