@@ -52,7 +52,7 @@ pub fn encode_entry(e: &Entry, out: &mut Vec<u8>) {
         EntryPayload::Normal(p) => {
             out.put_u8(1);
             out.put_u32_le(p.0.len() as u32);
-            for c in &p.0 {
+            for c in p.0.iter() {
                 put_command(out, c);
             }
         }
@@ -294,7 +294,7 @@ pub fn decode_entry(buf: Bytes) -> Result<Entry, DecodeError> {
             for _ in 0..n {
                 cmds.push(read_command(&mut r)?);
             }
-            EntryPayload::Normal(Proposal(cmds))
+            EntryPayload::Normal(Proposal::from(cmds))
         }
         2 => EntryPayload::Membership(read_membership(&mut r)?),
         _ => return Err(r.err("unknown entry kind")),
@@ -480,7 +480,7 @@ mod tests {
             },
             Entry {
                 log_id: id(3),
-                payload: EntryPayload::Normal(Proposal(vec![
+                payload: EntryPayload::Normal(Proposal::from(vec![
                     Command::Write {
                         client: 7,
                         op: WriteOp::Command {

@@ -248,7 +248,7 @@ impl<A: Apply> RaftStateMachine<TypeConfig> for StateMachine<A> {
             match e.payload {
                 EntryPayload::Blank => out.push(Applied::default()),
                 EntryPayload::Normal(p) => {
-                    out.push(Applied(self.app.apply(e.log_id.index, p.0)));
+                    out.push(Applied(self.app.apply(e.log_id.index, &p.0)));
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(e.log_id), m);

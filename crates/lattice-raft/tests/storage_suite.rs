@@ -31,7 +31,7 @@ impl SnapshotSource for Copy {
 }
 
 impl Apply for Recorder {
-    fn apply(&self, index: u64, commands: Vec<Command>) -> Vec<Outcome> {
+    fn apply(&self, index: u64, commands: &[Command]) -> Vec<Outcome> {
         self.applied.lock().unwrap().push(index);
         commands
             .iter()

@@ -445,7 +445,7 @@ async fn proposer(
         }
         let Batch { cmds, txs, clients } = batch;
         previous = clients;
-        match raft.client_write_ff(Proposal(cmds)).await {
+        match raft.client_write_ff(Proposal::from(cmds)).await {
             Ok(r) => {
                 let _ = resp_tx.send((r, txs, permit));
             }
@@ -507,10 +507,10 @@ async fn responder(
 
 impl Core {
     /// Applies one log command (the state machine's unit of work).
-    pub fn run(&mut self, cmd: Command) -> Outcome {
-        match cmd {
-            Command::Write { client, op } => {
-                if let WriteOp::Batch { time_ms, .. } = &op {
+    pub fn run(&mut self, cmd: &Command) -> Outcome {
+        match *cmd {
+            Command::Write { client, ref op } => {
+                if let WriteOp::Batch { time_ms, .. } = op {
                     // EXEC: the WATCH check happens here, in log order.
                     if client != INTERNAL_CLIENT
                         && self.watches.take_dirty(client, &self.engine, *time_ms)
@@ -519,14 +519,14 @@ impl Core {
                     }
                 }
                 let may_block = client != INTERNAL_CLIENT && matches!(op, WriteOp::Command { .. });
-                match self.apply_as(client, &op, may_block) {
+                match self.apply_as(client, op, may_block) {
                     Reply::WouldBlock { keys, timeout_ms } => {
                         let WriteOp::Command { db, args, .. } = op else {
                             return Outcome::Reply(Reply::Error(CmdError::err(
                                 "only a single command can block",
                             )));
                         };
-                        let rx = self.blocked.add(client, db, args, keys);
+                        let rx = self.blocked.add(client, *db, args.clone(), keys);
                         Outcome::Blocked { rx, timeout_ms }
                     }
                     r => Outcome::Reply(r),
@@ -539,10 +539,10 @@ impl Core {
             Command::Watch {
                 client,
                 db,
-                keys,
+                ref keys,
                 time_ms,
             } => {
-                self.watches.watch(client, db, &keys, &self.engine, time_ms);
+                self.watches.watch(client, db, keys, &self.engine, time_ms);
                 Outcome::Reply(Reply::Ok)
             }
             Command::Unwatch { client } => {
@@ -557,7 +557,7 @@ impl Core {
             Command::Script {
                 client,
                 db,
-                argv,
+                ref argv,
                 time_ms,
                 seed,
                 resp3,
@@ -569,18 +569,18 @@ impl Core {
                     resp3,
                     read_only: false,
                 };
-                Outcome::Reply(self.run_script(client, &argv, ctx))
+                Outcome::Reply(self.run_script(client, argv, ctx))
             }
-            Command::Function { argv } => Outcome::Reply(self.run_function(&argv)),
+            Command::Function { ref argv } => Outcome::Reply(self.run_function(argv)),
             Command::Populate {
                 db,
                 count,
-                prefix,
+                ref prefix,
                 size,
                 time_ms,
             } => {
                 let size = size.map(|s| usize::try_from(s).unwrap_or(usize::MAX));
-                self.engine.populate(db, count, &prefix, size, time_ms);
+                self.engine.populate(db, count, prefix, size, time_ms);
                 Outcome::Reply(Reply::Ok)
             }
         }
@@ -783,7 +783,7 @@ pub fn verify_snapshot_body(body: &[u8]) -> Result<u64, String> {
 }
 
 impl Apply for ServerApply {
-    fn apply(&self, index: u64, commands: Vec<Command>) -> Vec<Outcome> {
+    fn apply(&self, index: u64, commands: &[Command]) -> Vec<Outcome> {
         let Some(shared) = self.shared.upgrade() else {
             return commands
                 .iter()
@@ -803,7 +803,7 @@ impl Apply for ServerApply {
             let out = crate::scripting::blocking(|| {
                 let mut core = shared.core();
                 commands
-                    .into_iter()
+                    .iter()
                     .map(|c| match c {
                         Command::Script { .. } if aborted => Outcome::Reply(Reply::Error(
                             CmdError::err("the script was stopped by SHUTDOWN NOSAVE"),
@@ -818,7 +818,7 @@ impl Apply for ServerApply {
             return out;
         }
         let mut core = shared.core();
-        commands.into_iter().map(|c| core.run(c)).collect()
+        commands.iter().map(|c| core.run(c)).collect()
     }
 
     fn snapshot_source(&self) -> Box<dyn SnapshotSource> {
