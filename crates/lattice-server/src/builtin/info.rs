@@ -145,6 +145,44 @@ fn section_replication(out: &mut String) {
     out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n");
 }
 
+/// `INFO raft`: the node's consensus state (Lattice's own section; a group
+/// of one until replication exists).
+fn section_raft(s: &Shared, out: &mut String) {
+    out.push_str("# Raft\r\n");
+    let Some(wp) = s.write_path() else {
+        out.push_str("raft_enabled:0\r\n");
+        return;
+    };
+    let m = wp.raft.metrics().borrow().clone();
+    let state = match m.state {
+        openraft::ServerState::Leader => "leader",
+        openraft::ServerState::Follower => "follower",
+        openraft::ServerState::Candidate => "candidate",
+        openraft::ServerState::Learner => "learner",
+        openraft::ServerState::Shutdown => "shutdown",
+    };
+    let members: Vec<String> = m
+        .membership_config
+        .membership()
+        .voter_ids()
+        .map(|id| id.to_string())
+        .collect();
+    let last_log = m.last_log_index.unwrap_or(0);
+    let applied = m.last_applied.map_or(0, |l| l.index);
+    let _ = write!(
+        out,
+        "raft_enabled:1\r\nnode_id:{}\r\nstate:{state}\r\nterm:{}\r\nleader_id:{}\r\nvoters:{}\r\nlast_log_index:{last_log}\r\nlast_applied_index:{applied}\r\napply_lag:{}\r\nsnapshot_index:{}\r\npurged_index:{}\r\nlog_entries:{}\r\n",
+        m.id,
+        m.current_term,
+        m.current_leader.map_or_else(|| "-".to_owned(), |l| l.to_string()),
+        members.join(","),
+        last_log.saturating_sub(applied),
+        m.snapshot.map_or(0, |l| l.index),
+        m.purged.map_or(0, |l| l.index),
+        wp.log_entries(),
+    );
+}
+
 fn section_cpu(out: &mut String) {
     let (user, sys) = cpu_times();
     let _ = write!(
@@ -196,6 +234,7 @@ const ALL: &[&str] = &[
     "errorstats",
     "latencystats",
     "keyspace",
+    "raft",
 ];
 
 /// Builds the INFO text for the requested sections.
@@ -229,6 +268,7 @@ pub fn info_text(s: &Shared, args: &[Bytes]) -> String {
             "commandstats" => crate::observe::info_commandstats(s, &mut out),
             "errorstats" => crate::observe::info_errorstats(s, &mut out),
             "latencystats" => crate::observe::info_latencystats(s, &mut out),
+            "raft" => section_raft(s, &mut out),
             _ => section_keyspace(s, &mut out),
         }
     }

@@ -136,6 +136,7 @@ fn info_command_error_and_latency_stats() {
         assert!(pos("# Commandstats") < pos("# Errorstats"));
         assert!(pos("# Errorstats") < pos("# Latencystats"));
         assert!(pos("# Latencystats") < pos("# Keyspace"));
+        assert!(pos("# Keyspace") < pos("# Raft"));
     }
 
     // Percentiles follow latency-tracking-info-percentiles.
@@ -564,4 +565,38 @@ fn redis_cli_hotkeys_works_with_lfu() {
         first.ends_with("keyname: \"hot\""),
         "the hammered key comes first: {summary}"
     );
+}
+
+/// `key:value` fields of one INFO section.
+fn info_fields(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.trim_end().split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn info_raft_reports_the_group_of_one() {
+    let s = start(&[]);
+    let mut raw = s.raw();
+    let before = info_fields(&info(&mut raw, "raft"));
+    assert_eq!(before["raft_enabled"], "1");
+    assert_eq!(before["state"], "leader");
+    assert_eq!(before["leader_id"], before["node_id"]);
+    assert_eq!(before["voters"], before["node_id"]);
+    assert!(before["term"].parse::<u64>().unwrap() >= 1);
+    for i in 0..20 {
+        raw.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    // Every write is a log entry that is applied before its reply.
+    let after = info_fields(&info(&mut raw, "raft"));
+    let idx = |m: &BTreeMap<String, String>, k: &str| m[k].parse::<u64>().unwrap();
+    assert!(idx(&after, "last_log_index") >= idx(&before, "last_log_index") + 20);
+    assert_eq!(
+        idx(&after, "last_applied_index"),
+        idx(&after, "last_log_index")
+    );
+    assert_eq!(after["apply_lag"], "0");
+    // Not in the default set, as Redis's extra sections are not.
+    assert!(!info(&mut raw, "").contains("# Raft"));
 }
