@@ -179,6 +179,30 @@ def exit_on_sigterm():
     signal.signal(signal.SIGHUP, handler)
 
 
+def run_guarded(body, cleanup):
+    """Runs a script's measuring rounds: a ServerError or Ctrl-C prints why
+    and gives the exit status (1, 130); `cleanup` always runs. None when
+    `body` completed."""
+    try:
+        body()
+    except ServerError as e:
+        sys.stdout.flush()
+        print(f"\nerror: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        cleanup()
+    return None
+
+
+def check_workdir(ap, args):
+    """argparse error unless --workdir (when given) is a directory."""
+    if args.workdir and not os.path.isdir(args.workdir):
+        ap.error(f"--workdir {args.workdir}: not a directory")
+
+
 class ServerError(RuntimeError):
     pass
 

@@ -36,7 +36,8 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (ROOT, Server, ServerError, cargo_build, dir_size, exit_on_sigterm, fmt, fmt_bytes,  # noqa: E402
+from benchlib import (ROOT, Server, ServerError, cargo_build, check_workdir, dir_size,  # noqa: E402
+                      run_guarded, exit_on_sigterm, fmt, fmt_bytes,
                       free_port, fs_type, git_rev, md_table, med, mem_gib, parse_info, ratio,
                       run_redis_benchmark, stale_warning, text_table, version)
 
@@ -381,8 +382,7 @@ def parse_args(argv=None):
     for k in ("rounds", "requests", "clients", "pipeline", "restart_keys"):
         if getattr(args, k) < 1:
             ap.error(f"--{k.replace('_', '-')} must be >= 1")
-    if args.workdir and not os.path.isdir(args.workdir):
-        ap.error(f"--workdir {args.workdir}: not a directory")
+    check_workdir(ap, args)
     return args
 
 
@@ -425,7 +425,8 @@ def main(argv=None):
     sys.stdout.flush()
 
     out = {}
-    try:
+
+    def rounds():
         print("\npreflight (each server starts with each flag set; restart flow with 10 keys)", flush=True)
         bench.preflight(sections)
         for section in sections:
@@ -436,15 +437,10 @@ def main(argv=None):
                 r, l = MODES[section]
                 print(f"\n{section}: redis-server {shlex.join(r)} | lattice {shlex.join(l)}", flush=True)
                 out[section] = bench.throughput(section)
-    except ServerError as e:
-        sys.stdout.flush()
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        bench.cleanup()
+
+    status = run_guarded(rounds, bench.cleanup)
+    if status is not None:
+        return status
 
     tp, rs = summarize(args, out)
     print(f"\nsummary: medians over {args.rounds} round(s); ratio = Lattice / Redis "

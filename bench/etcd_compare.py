@@ -49,7 +49,8 @@ import urllib.request
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (ROOT, POLL, Server, ServerError, exit_on_sigterm, free_port, fs_type,  # noqa: E402
+from benchlib import (ROOT, POLL, Server, ServerError, check_workdir, exit_on_sigterm,  # noqa: E402
+                      run_guarded, free_port, fs_type,
                       git_rev, md_table, med, mem_gib, ratio, run_lattice_bench, stale_warning, tail,
                       text_table, version)
 
@@ -314,8 +315,7 @@ def parse_args(argv=None):
             ap.error(f"--{k.replace('_', '-')} must be >= 1")
     if args.duration <= 0 or args.value_size < 0:
         ap.error("--duration must be > 0 and --value-size >= 0")
-    if args.workdir and not os.path.isdir(args.workdir):
-        ap.error(f"--workdir {args.workdir}: not a directory")
+    check_workdir(ap, args)
     return args
 
 
@@ -366,20 +366,16 @@ def main(argv=None):
     sys.stdout.flush()
 
     results = {"lattice": [], "etcd": []}
-    try:
+
+    def rounds():
         for r in range(args.rounds):
             order = ["lattice", "etcd"] if r % 2 == 0 else ["etcd", "lattice"]
             for name in order:
                 results[name].append(bench.round_server(name, r))
-    except ServerError as e:
-        sys.stdout.flush()
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        bench.cleanup()
+
+    status = run_guarded(rounds, bench.cleanup)
+    if status is not None:
+        return status
 
     rows, cpu = summarize(args, results)
     print(f"\nsummary: medians over {args.rounds} round(s); ratio = Lattice / etcd "

@@ -44,7 +44,8 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (ROOT, ServerError, Workspace, cargo_build, command_line, exit_on_sigterm, fmt,  # noqa: E402
+from benchlib import (ROOT, ServerError, Workspace, cargo_build, check_workdir, command_line,  # noqa: E402
+                      run_guarded, exit_on_sigterm, fmt,
                       git_rev, md_table, med, mem_gib, proc_rss, ratio, redis_cli_pipe,
                       require_binary, require_tools, resp_command, run_lattice_bench, run_redis_benchmark,
                       stale_warning, text_table, timestamp, version)
@@ -351,8 +352,7 @@ def parse_args(argv=None):
         ap.error("--set-members: at most 1000 (members are distinct integers below 1000)")
     if args.duration <= 0 or args.value_size < 0 or not 0 <= args.read_ratio <= 1:
         ap.error("--duration must be > 0, --value-size >= 0, --read-ratio in 0..1")
-    if args.workdir and not os.path.isdir(args.workdir):
-        ap.error(f"--workdir {args.workdir}: not a directory")
+    check_workdir(ap, args)
     return args
 
 
@@ -400,19 +400,15 @@ def main(argv=None):
 
     out = {}
     t_start = time.monotonic()
-    try:
+
+    def rounds():
         for section in sections:
             print(f"\n{section}: {loads[section]}", flush=True)
             out[section] = getattr(bench, section)()
-    except ServerError as e:
-        sys.stdout.flush()
-        print(f"\nerror: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
-    finally:
-        bench.ws.cleanup()
+
+    status = run_guarded(rounds, bench.ws.cleanup)
+    if status is not None:
+        return status
 
     tp, mem, notes = summarize(args, out)
     print(f"\nsummary: medians over {args.rounds} round(s); ratio = Lattice / Redis "
