@@ -970,7 +970,8 @@ fn ziplist_entries(zl: &[u8]) -> Load<Vec<Vec<u8>>> {
 }
 
 /// Members of an intset blob (sorted, unique, non-empty).
-fn intset_members(blob: &[u8]) -> Load<Vec<i64>> {
+/// The width (2, 4 or 8) and members of a Redis intset blob.
+fn intset_members(blob: &[u8]) -> Load<(usize, Vec<i64>)> {
     let head = |i: usize| -> Load<usize> {
         let b = blob.get(i..i + 4).ok_or(Bad)?;
         let mut w = [0u8; 4];
@@ -993,7 +994,7 @@ fn intset_members(blob: &[u8]) -> Load<Vec<i64>> {
         }
         out.push(v);
     }
-    Ok(out)
+    Ok((width, out))
 }
 
 /// Field/value pairs of a Redis 2.4 zipmap.
@@ -1268,8 +1269,14 @@ fn load_object(t: u8, r: &mut Reader<'_>, cfg: &EngineConfig, fidelity: Fidelity
         RDB_TYPE_HASH_ZIPMAP => build_hash(zipmap_pairs(&r.string()?)?, cfg),
         RDB_TYPE_LIST_ZIPLIST => build_list(ziplist_entries(&r.string()?)?, cfg),
         RDB_TYPE_SET_INTSET => {
-            let members = intset_members(&r.string()?)?;
-            build_set(members.into_iter().map(int_text).collect(), cfg)
+            let (width, members) = intset_members(&r.string()?)?;
+            let mut v = build_set(members.into_iter().map(int_text).collect(), cfg)?;
+            if let Value::Set(s) = &mut v {
+                if let SetValue::Intset(is) = &mut **s {
+                    is.widen_to(width);
+                }
+            }
+            Ok(v)
         }
         RDB_TYPE_SET_LISTPACK => build_set(listpack_entries(&r.string()?)?, cfg),
         RDB_TYPE_ZSET_ZIPLIST | RDB_TYPE_ZSET_LISTPACK => {

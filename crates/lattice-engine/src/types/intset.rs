@@ -185,6 +185,22 @@ impl IntSet {
         }
     }
 
+    /// Widens every member to `width` bytes (2, 4 or 8) if the set is
+    /// narrower: `RESTORE` keeps the width of the payload, as Redis keeps
+    /// the intset it loads.
+    pub fn widen_to(&mut self, width: usize) {
+        if width > 2 {
+            if let IntSet::I16(v) = self {
+                *self = IntSet::I32(v.iter().map(|x| i32::from(*x)).collect());
+            }
+        }
+        if width > 4 {
+            if let IntSet::I32(v) = self {
+                *self = IntSet::I64(v.iter().map(|x| i64::from(*x)).collect());
+            }
+        }
+    }
+
     /// Removes `n`; false if it was not there. The width stays.
     pub fn remove(&mut self, n: i64) -> bool {
         match self {
@@ -221,6 +237,14 @@ mod tests {
         assert!(s.remove(i64::MIN) && !s.remove(i64::MIN));
         assert_eq!(s.width(), 8, "Redis never narrows an intset");
         assert_eq!((s.first(), s.last()), (Some(-3), Some(70_000)));
+        let mut narrow = IntSet::from_values([1, 2]);
+        narrow.widen_to(4);
+        assert_eq!(
+            (narrow.width(), narrow.iter().collect::<Vec<_>>()),
+            (4, vec![1, 2])
+        );
+        narrow.widen_to(2);
+        assert_eq!(narrow.width(), 4, "widen_to never narrows");
     }
 
     #[test]
