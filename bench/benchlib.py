@@ -197,6 +197,13 @@ def run_guarded(body, cleanup):
     return None
 
 
+def append_markdown(path, lines):
+    """Appends a run's markdown summary (`--markdown FILE`) and says so."""
+    with open(path, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"\nappended markdown to {path}")
+
+
 def check_workdir(ap, args):
     """argparse error unless --workdir (when given) is a directory."""
     if args.workdir and not os.path.isdir(args.workdir):

@@ -37,7 +37,7 @@ import time
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (ROOT, Server, ServerError, cargo_build, check_workdir, dir_size,  # noqa: E402
-                      run_guarded, exit_on_sigterm, fmt, fmt_bytes,
+                      run_guarded, append_markdown, exit_on_sigterm, fmt, fmt_bytes,
                       free_port, fs_type, git_rev, md_table, med, mem_gib, parse_info, ratio,
                       run_redis_benchmark, stale_warning, text_table, version)
 
@@ -461,9 +461,7 @@ def main(argv=None):
               "`BGREWRITEAOF` / Lattice `SAVE`, `SHUTDOWN`, time from spawn until `DBSIZE` = N. "
               "Ratios are Lattice / Redis.", "",
               md_tables(tp, rs), ""]
-        with open(args.markdown, "a") as fh:
-            fh.write("\n".join(md) + "\n")
-        print(f"\nappended markdown to {args.markdown}")
+        append_markdown(args.markdown, md)
     return 0
 
 

@@ -50,7 +50,7 @@ import urllib.request
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (ROOT, POLL, Server, ServerError, check_workdir, exit_on_sigterm,  # noqa: E402
-                      run_guarded, free_port, fs_type,
+                      run_guarded, append_markdown, free_port, fs_type,
                       git_rev, md_table, med, mem_gib, ratio, run_lattice_bench, stale_warning, tail,
                       text_table, version)
 
@@ -400,9 +400,7 @@ def main(argv=None):
               md_table(HEAD, rows, SPEC, left=3), "",
               "CPU time per request (us):", "",
               md_table(CPU_HEAD, cpu, [None, ".1f", ".1f", ".1f", ".1f"]), ""]
-        with open(args.markdown, "a") as fh:
-            fh.write("\n".join(md) + "\n")
-        print(f"\nappended markdown to {args.markdown}")
+        append_markdown(args.markdown, md)
     return 0
 
 

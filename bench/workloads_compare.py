@@ -45,7 +45,7 @@ import time
 sys.dont_write_bytecode = True  # no bench/__pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (ROOT, ServerError, Workspace, cargo_build, check_workdir, command_line,  # noqa: E402
-                      run_guarded, exit_on_sigterm, fmt,
+                      run_guarded, append_markdown, exit_on_sigterm, fmt,
                       git_rev, md_table, med, mem_gib, proc_rss, ratio, redis_cli_pipe,
                       require_binary, require_tools, resp_command, run_lattice_bench, run_redis_benchmark,
                       stale_warning, text_table, timestamp, version)
@@ -435,9 +435,7 @@ def main(argv=None):
             md += [md_table(MEM_HEAD, mem, [None] * 5, left=2), ""]
         for n in notes:
             md += [n, ""]
-        with open(args.markdown, "a") as fh:
-            fh.write("\n".join(md) + "\n")
-        print(f"appended markdown to {args.markdown}")
+        append_markdown(args.markdown, md)
     return 0
 
 

@@ -157,7 +157,7 @@ impl LogBackend for FsBackend {
                 // Zeros first, so the data below lands on blocks the file
                 // already has; the next sync makes both durable.
                 let to = end + chunk;
-                write_zeros(&h.file, h.physical.max(h.logical), to)?;
+                write_zeros(&h.file, h.physical, to)?;
                 h.physical = to;
             }
             h.file.write_all_at(data, h.logical)?;

@@ -57,6 +57,17 @@ impl Iterator for Iter<'_> {
 
 impl ExactSizeIterator for Iter<'_> {}
 
+/// Bytes per member an intset needs to hold `n` (Redis's `_intsetValueEncoding`).
+fn width_of(n: i64) -> usize {
+    if i16::try_from(n).is_ok() {
+        2
+    } else if i32::try_from(n).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
 /// Inserts `n` into a sorted vector; false if present.
 fn insert_sorted<T: Ord + Copy>(v: &mut Vec<T>, n: T) -> bool {
     match v.binary_search(&n) {
@@ -164,24 +175,11 @@ impl IntSet {
     /// Adds `n`, widening every member first if `n` needs it; false if it
     /// was there.
     pub fn insert(&mut self, n: i64) -> bool {
-        if let IntSet::I16(v) = self {
-            if let Ok(m) = i16::try_from(n) {
-                return insert_sorted(v, m);
-            }
-            let wider: Vec<i32> = v.iter().map(|x| i32::from(*x)).collect();
-            *self = IntSet::I32(wider);
-        }
-        if let IntSet::I32(v) = self {
-            if let Ok(m) = i32::try_from(n) {
-                return insert_sorted(v, m);
-            }
-            let wider: Vec<i64> = v.iter().map(|x| i64::from(*x)).collect();
-            *self = IntSet::I64(wider);
-        }
+        self.widen_to(width_of(n));
         match self {
+            IntSet::I16(v) => i16::try_from(n).is_ok_and(|m| insert_sorted(v, m)),
+            IntSet::I32(v) => i32::try_from(n).is_ok_and(|m| insert_sorted(v, m)),
             IntSet::I64(v) => insert_sorted(v, n),
-            // Widened above.
-            IntSet::I16(_) | IntSet::I32(_) => false,
         }
     }
 
